@@ -1,0 +1,42 @@
+# The two commands of the course: `make lab` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.cnnlab-installed
+LAB_ARGS ?=
+# Compiled kernels land here once per checkout and are reused by every later run.
+export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
+
+.PHONY: lab test setup outputs release
+
+setup: $(STAMP)
+
+# Re-running is a no-op until requirements.txt or pyproject.toml change.
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "cnnlab needs Python 3.11+ (found " + sys.version.split()[0] + ")"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS)
+
+# Unit tests, then nbval: strict on solutions/ (stored outputs compared), lax on notebooks/.
+test: setup
+	$(BIN)/python -m cnnlab.release --check
+	$(BIN)/ruff check cnnlab tests benchmarks
+	CNNLAB_PROFILE=smoke $(BIN)/python -m pytest -n 2 --dist loadgroup tests
+	CNNLAB_PROFILE=smoke $(BIN)/python -m pytest -n 2 --nbval \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env solutions
+	CNNLAB_PROFILE=smoke $(BIN)/python -m pytest -n 2 --nbval-lax --nbval-current-env notebooks
+
+# Instructors: re-execute solutions/ in the smoke profile so nbval has fresh outputs to compare,
+# then regenerate the student copies.
+outputs: setup
+	CNNLAB_PROFILE=smoke $(BIN)/python -m cnnlab.release --execute solutions/*.ipynb
+	$(BIN)/python -m cnnlab.release
+
+release: setup
+	$(BIN)/python -m cnnlab.release
