@@ -1,0 +1,35 @@
+"""Notebook 00 (start here): one warm-up exercise that shows how grading works."""
+
+import torch
+
+from cnnlab.grading import Case, Exercise
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of rows whose highest logit is at the true label (top-1 accuracy, in [0, 1])."""
+    return (logits.argmax(dim=1) == labels).float().mean().item()
+
+
+def _batch(n: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, classes, generator=g), torch.randint(classes, (n,), generator=g)
+
+
+EXERCISES = [
+    Exercise(
+        id="00.accuracy",
+        points=1,
+        reference=accuracy,
+        visible=[
+            Case((torch.tensor([[2.0, 1.0], [0.1, 0.3]]), torch.tensor([0, 1])),
+                 why="both rows right"),
+            Case((torch.tensor([[2.0, 1.0, 0.0], [0.0, 1.0, 2.0], [5.0, 0.0, 0.0]]),
+                  torch.tensor([0, 0, 1])), why="one of three right"),
+            Case(_batch(8, 4, seed=1)),
+        ],
+        hidden=[Case(_batch(64, 10, seed=s)) for s in (2, 3)] + [Case(_batch(5, 3, seed=4))],
+        hint="Each row of `logits` holds one example's scores; the prediction is the column with "
+             "the largest score (look at `Tensor.argmax` and its `dim`). Accuracy is a fraction "
+             "between 0 and 1, returned as a Python float.",
+    ),
+]

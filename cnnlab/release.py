@@ -1,0 +1,142 @@
+"""Write the student notebooks from the instructor's: ``python -m cnnlab.release [--check]``.
+
+``solutions/NN_name.ipynb`` is the single source. In the student copy ``notebooks/NN_name.ipynb``:
+code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``# YOUR CODE HERE`` +
+``raise NotImplementedError()`` (a markdown answer becomes ``YOUR ANSWER HERE``), lines between
+``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed, outputs are cleared and
+metadata is reduced to what Jupyter needs. ``--check`` writes nothing and fails, listing the files,
+when notebooks/ is out of date or a stub is missing. ``--execute PATH...`` re-runs solution
+notebooks in place so their stored outputs are fresh (run it in the smoke profile: ``make outputs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+from cnnlab import grading
+from cnnlab.config import REPO_ROOT
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+MARKDOWN_STUB = "YOUR ANSWER HERE"
+KEPT_CELL_METADATA = ("tags", "nbgrader")
+
+
+def _strip_regions(source: str, begin: str, end: str, stub: tuple[str, ...] | None) -> str:
+    """Replace each begin..end region (markers included) by ``stub`` lines at the marker's indent."""
+    out, inside = [], False
+    for number, line in enumerate(source.split("\n"), 1):
+        marker = line.strip()
+        if marker == begin:
+            if inside:
+                raise ValueError(f"line {number}: {begin} inside another {begin}")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [indent + s for s in stub or ()]
+        elif marker == end:
+            if not inside:
+                raise ValueError(f"line {number}: {end} without {begin}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{begin} is never closed by {end}")
+    return "\n".join(out)
+
+
+def student_copy(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The learner's version of a solution notebook."""
+    cells = []
+    for index, cell in enumerate(solution.cells):
+        try:
+            stub = CODE_STUB if cell.cell_type == "code" else (MARKDOWN_STUB,)
+            source = _strip_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION, stub)
+            source = _strip_regions(source, BEGIN_HIDDEN, END_HIDDEN, None).strip("\n")
+        except ValueError as exc:
+            raise ValueError(f"cell {index}: {exc}") from None
+        if not source.strip() and cell.source.strip():
+            continue  # a cell that held only hidden tests
+        metadata = {k: v for k, v in cell.metadata.items() if k in KEPT_CELL_METADATA}
+        if cell.cell_type == "code":
+            new = nbformat.v4.new_code_cell(source, metadata=metadata)
+        elif cell.cell_type == "markdown":
+            new = nbformat.v4.new_markdown_cell(source, metadata=metadata)
+        else:
+            new = nbformat.v4.new_raw_cell(source, metadata=metadata)
+        cells.append(new)
+    student = nbformat.v4.new_notebook(cells=cells)
+    student.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    for cell in student.cells:  # stable ids so regenerating gives byte-identical files
+        cell.pop("id", None)
+    student.nbformat_minor = 4
+    return student
+
+
+def stub_problems(student: nbformat.NotebookNode, number: str) -> list[str]:
+    """Every exercise of notebook ``number`` must be checked in the copy and stubbed out in it."""
+    code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
+    problems = []
+    for exercise in grading.for_notebook(number):
+        if not re.search(rf"check\(\s*['\"]{re.escape(exercise.id)}['\"]", code):
+            problems.append(f"exercise {exercise.id} is never check()-ed")
+        definition = re.search(rf"^(def|class) {exercise.name}\b.*?(?=^\S|\Z)", code, re.M | re.S)
+        if not definition or CODE_STUB[0] not in definition.group(0):
+            problems.append(f"exercise {exercise.id}: `{exercise.name}` is not stubbed out")
+    return problems
+
+
+def release(solutions: Path, notebooks: Path, check: bool) -> list[str]:
+    """Write (or with ``check``, compare) every student copy; the list of problems found."""
+    problems = []
+    sources = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
+    for path in sources:
+        student = student_copy(nbformat.read(path, as_version=4))
+        problems += [f"{path.name}: {p}" for p in stub_problems(student, path.name[:2])]
+        text = nbformat.writes(student) + "\n"
+        target = notebooks / path.name
+        if check:
+            if not target.exists() or target.read_text() != text:
+                problems.append(f"{target} is out of date")
+        else:
+            target.write_text(text)
+    expected = {p.name for p in sources}
+    problems += [f"{p} has no source in {solutions}" for p in sorted(notebooks.glob("*.ipynb"))
+                 if p.name not in expected]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnlab.release",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; fail if notebooks/ is out of date")
+    parser.add_argument("--execute", nargs="+", type=Path, metavar="PATH",
+                        help="re-run these solution notebooks in place (stores fresh outputs)")
+    args = parser.parse_args(argv)
+    if args.execute:
+        from cnnlab.grading.kernel import execute_in_place
+
+        for path in args.execute:
+            print(f"executing {path}", flush=True)
+            execute_in_place(path)
+        return 0
+    problems = release(REPO_ROOT / "solutions", REPO_ROOT / "notebooks", args.check)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems and args.check:
+        print("notebooks/ does not match solutions/: run `make release` (python -m cnnlab.release)",
+              file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
