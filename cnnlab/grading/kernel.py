@@ -24,11 +24,10 @@ class KernelSession:
                  allow_errors: bool = True):
         self.nb = nb
         self.dead = False
+        self.timeout = timeout
         self.client = NotebookClient(
             nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
             interrupt_on_timeout=True, record_timing=False,
-            error_on_timeout={"ename": "CellTimeout", "traceback": [],
-                              "evalue": f"ran longer than {timeout:g} s and was interrupted"},
             resources={"metadata": {"path": str(folder)}},
         )
 
@@ -50,6 +49,8 @@ class KernelSession:
             self.dead = True
             return "the kernel died (a crash or os._exit in this cell)"
         for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and out.get("ename") == "KeyboardInterrupt":
+                return f"timed out: ran longer than {self.timeout:g} s and was interrupted"
             if out.get("output_type") == "error":
                 return f"{out.get('ename')}: {out.get('evalue')}"
         return None
@@ -67,8 +68,11 @@ class KernelSession:
 
     def run_code(self, source: str) -> str | None:
         """Execute extra code after the notebook (not stored in it); its error or None."""
-        cell = nbformat.v4.new_code_cell(source)
-        return self._execute(cell, len(self.nb.cells))
+        self.nb.cells.append(nbformat.v4.new_code_cell(source))
+        try:
+            return self._execute(self.nb.cells[-1], len(self.nb.cells) - 1)
+        finally:
+            self.nb.cells.pop()
 
 
 def execute_in_place(path: Path, timeout: float = 600) -> None:

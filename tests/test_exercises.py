@@ -1,0 +1,60 @@
+"""Every exercise can pass (its reference scores full marks) and can fail (wrong answers kept in
+tests/wrong_answers score below full marks)."""
+
+import importlib
+import pkgutil
+
+import pytest
+
+import tests.wrong_answers as wrong_answers
+from cnnlab import grading
+
+
+def _wrong_answers() -> dict:
+    found = {}
+    for info in pkgutil.iter_modules(wrong_answers.__path__):
+        found.update(importlib.import_module(f"tests.wrong_answers.{info.name}").WRONG)
+    return found
+
+
+WRONG = _wrong_answers()
+EXERCISES = sorted(grading.registry())
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_a_copy_of_the_reference_scores_full_marks(exercise_id):
+    reference = grading.get(exercise_id).reference
+
+    def learners_copy(*args, **kwargs):  # defined outside cnnlab, as a learner's would be
+        return reference(*args, **kwargs)
+
+    if isinstance(reference, type):
+        learners_copy = type(reference.__name__, (reference,), {"__module__": "__main__"})
+    score = grading.grade_definition(exercise_id, learners_copy)
+    assert score.points == score.max_points, score.reason
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_plausible_wrong_answers_score_below_full_marks(exercise_id):
+    wrong = WRONG.get(exercise_id, [])
+    assert len(wrong) >= 2, f"keep at least two wrong answers for {exercise_id} in tests/wrong_answers"
+    for definition in wrong:
+        score = grading.grade_definition(exercise_id, definition)
+        assert score.points < score.max_points, f"{definition.__name__} got full marks"
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_the_reference_itself_is_not_accepted_as_an_answer(exercise_id):
+    exercise = grading.get(exercise_id)
+    score = grading.grade_definition(exercise_id, exercise.reference)
+    assert score.points == 0 and "cnnlab's own" in score.reason
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_exercise_is_declared_sensibly(exercise_id):
+    exercise = grading.get(exercise_id)
+    assert exercise.points > 0
+    assert len(exercise.hint) > 40, "a hint should teach something"
+    # hidden cases must add something the visible ones do not show
+    visible = {repr(c.args) + repr(c.kwargs) for c in exercise.visible}
+    assert any(repr(c.args) + repr(c.kwargs) not in visible for c in exercise.hidden)
