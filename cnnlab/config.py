@@ -97,3 +97,14 @@ def data_dir() -> Path:
     """Where datasets and weights live: ``CNNLAB_DATA`` or the course's ``data/`` folder."""
     env = os.environ.get("CNNLAB_DATA")
     return Path(env).expanduser().resolve() if env else REPO_ROOT / "data"
+
+
+def notebook_setup(seed: int = 0) -> torch.device:
+    """A notebook's first line: seed everything, pick the device, say what is running."""
+    import cnnlab
+
+    seed_everything(seed)
+    chosen = device()
+    print(f"cnnlab {cnnlab.__version__} · torch {torch.__version__} · profile {profile_name()} · "
+          f"device {chosen} · {torch.get_num_threads()} CPU threads · seed {seed}")
+    return chosen
