@@ -1,0 +1,177 @@
+"""Classify your own photos with ImageNet-trained AlexNet or VGG16 (seed 001's experiment).
+
+The weights are torchvision's ImageNet files, loaded into this course's own models (same layout).
+Nothing is ever downloaded: the file is looked for, under torchvision's file name, in
+
+1. ``weights_path`` when given (a file, or a folder holding the file);
+2. ``data_dir()/weights/`` (``CNNLAB_DATA`` or the course's ``data/`` folder);
+3. torch hub's cache, ``torch.hub.get_dir()/checkpoints/``, where torchvision saves downloads.
+
+Category names and preprocessing (resize 256, centre crop 224, ImageNet mean/std) come from the
+torchvision weight entries, so a photo is prepared exactly as in training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from PIL import Image, ImageOps
+from torch import nn
+from torchvision.models import AlexNet_Weights, VGG16_Weights, WeightsEnum
+
+from cnnlab import models
+from cnnlab.config import data_dir
+
+WEIGHTS: dict[str, WeightsEnum] = {
+    "alexnet": AlexNet_Weights.IMAGENET1K_V1,
+    "vgg16": VGG16_Weights.IMAGENET1K_V1,
+}
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+ImageLike = str | Path | Image.Image
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """No weights file where :func:`load_pretrained` looks; the message says where to put one."""
+
+
+def _weights_entry(name: str) -> WeightsEnum:
+    if name not in WEIGHTS:
+        raise ValueError(
+            f"no pretrained weights for {name!r}; choose one of {', '.join(WEIGHTS)}."
+        )
+    return WEIGHTS[name]
+
+
+def weights_file_name(name: str) -> str:
+    """torchvision's file name for ``name``'s ImageNet weights, e.g. ``alexnet-owt-7be5be79.pth``."""
+    return Path(urlparse(_weights_entry(name).url).path).name
+
+
+def find_weights(name: str, weights_path: str | Path | None = None) -> Path:
+    """The weights file :func:`load_pretrained` would use; WeightsNotFoundError if none exists."""
+    file_name = weights_file_name(name)
+    if weights_path is not None:
+        given = Path(weights_path).expanduser()
+        candidates = [given / file_name if given.is_dir() else given]
+    else:
+        hub_cache = Path(torch.hub.get_dir()) / "checkpoints"
+        candidates = [data_dir() / "weights" / file_name, hub_cache / file_name]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    looked = "\n".join(f"  {path}" for path in candidates)
+    destination = "pass the right weights_path" if weights_path is not None else (
+        f"put {file_name} in {candidates[0].parent} or in {candidates[1].parent}"
+    )
+    raise WeightsNotFoundError(
+        f"ImageNet weights for {name!r} not found. Looked for:\n{looked}\n"
+        f"To fix it, {destination}. To get the file on a machine with internet, run\n"
+        f"  python -c \"import torchvision; torchvision.models.{name}(weights='IMAGENET1K_V1')\"\n"
+        f"(it lands in torch hub's cache, {Path(torch.hub.get_dir()) / 'checkpoints'}), "
+        f"or download {_weights_entry(name).url}"
+    )
+
+
+def load_pretrained(name: str, weights_path: str | Path | None = None) -> nn.Module:
+    """``cnnlab.models.create(name)`` with torchvision's ImageNet weights, in eval mode.
+
+    The returned model remembers its weight entry (``model.pretrained_weights``), which
+    :func:`classify` uses for category names and preprocessing.
+    """
+    weights = _weights_entry(name)
+    path = find_weights(name, weights_path)
+    state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    # Built on the meta device and given the file's tensors: no time spent on a random
+    # initialisation that would be overwritten (over a second for VGG16 on a laptop).
+    with torch.device("meta"):
+        model = models.create(name, num_classes=len(weights.meta["categories"]))
+    try:
+        model.load_state_dict(state_dict, assign=True)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{path} does not hold torchvision's {name} weights ({error}); replace the file with "
+            f"the one from {weights.url}"
+        ) from error
+    model.pretrained_weights = weights
+    return model.eval()
+
+
+def _open_photo(path: str | Path) -> Image.Image:
+    """An RGB image, turned upright as the camera's EXIF tag says (phone photos often need it)."""
+    with Image.open(path) as image:
+        return ImageOps.exif_transpose(image).convert("RGB")
+
+
+def load_photos(folder: str | Path) -> dict[str, Image.Image]:
+    """Every JPEG/PNG in ``folder`` as an upright RGB image, keyed by file name, sorted."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        problem = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(f"folder={str(folder)!r} {problem}; pass a folder of photos.")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    if not paths:
+        raise FileNotFoundError(
+            f"no photos in {folder}; add files ending in {', '.join(PHOTO_SUFFIXES)}."
+        )
+    return {path.name: _open_photo(path) for path in paths}
+
+
+def _as_rgb(image: ImageLike) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if isinstance(image, str | Path):
+        if not Path(image).is_file():
+            raise FileNotFoundError(f"image file {str(image)!r} does not exist.")
+        return _open_photo(image)
+    raise TypeError(
+        f"images must be file paths or PIL images (or a list of them), not {type(image).__name__}."
+    )
+
+
+def classify(
+    model: nn.Module,
+    images: ImageLike | Iterable[ImageLike],
+    topk: int = 5,
+    weights: WeightsEnum | None = None,
+) -> list[list[tuple[str, float]]]:
+    """For each image, the ``topk`` (category name, probability) pairs, most probable first.
+
+    ``weights`` (a torchvision weight entry) supplies the category names and the preprocessing;
+    it defaults to the entry :func:`load_pretrained` attached to ``model``. The model runs in
+    eval mode on its own device and is left in the mode it came in.
+    """
+    if weights is None:
+        weights = getattr(model, "pretrained_weights", None)
+    if weights is None:
+        raise TypeError(
+            "classify needs the model's weight entry: load the model with load_pretrained, or "
+            "pass weights=, e.g. torchvision.models.AlexNet_Weights.IMAGENET1K_V1."
+        )
+    categories = weights.meta["categories"]
+    if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= len(categories):
+        raise ValueError(f"topk must be an int from 1 to {len(categories)}, got {topk!r}.")
+    pictures = [images] if isinstance(images, ImageLike) else list(images)
+    if not pictures:
+        raise ValueError("images is empty; pass at least one path or PIL image.")
+    preprocess = weights.transforms()
+    batch = torch.stack([preprocess(_as_rgb(picture)) for picture in pictures])
+    was_training = model.training
+    try:
+        with torch.inference_mode():
+            logits = model.eval()(batch.to(next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+    if logits.shape[1] != len(categories):
+        raise ValueError(
+            f"model has {logits.shape[1]} outputs but the weights name {len(categories)} "
+            "categories; pass the weights entry the model was trained with."
+        )
+    top = logits.softmax(dim=1).topk(topk, dim=1)
+    return [
+        [(categories[i], p) for i, p in zip(indices.tolist(), probs.tolist(), strict=True)]
+        for probs, indices in zip(top.values, top.indices, strict=True)
+    ]
