@@ -1,0 +1,333 @@
+"""A per-layer cost table for any ``nn.Module``, measured with forward hooks.
+
+``summary(model, (3, 224, 224))`` runs one image through the model and records, for every leaf
+module call: output shape, parameters, MACs, activation memory and the compute-to-memory ratio,
+with the conventions of :mod:`cnnlab.arithmetic` (MAC = multiply-accumulate, FLOPs = 2 x MACs,
+bias adds no MACs, batch norm one MAC per element, average pooling one per window element, max
+pooling and activations none). A model built under ``torch.device("meta")`` and summarised with
+``device="meta"`` is counted from shapes alone, without allocating or computing anything.
+
+Cross-checks, and what the published figures mean:
+
+* ``torch.utils.flop_counter.FlopCounterMode`` counts 2 FLOPs per MAC for the operators in its
+  ``flop_registry``: convolutions (and their backward), ``mm``/``addmm``/``bmm``/``baddbmm``
+  (so ``nn.Linear``) and attention kernels. It counts nothing for batch norm, activations,
+  pooling or element-wise arithmetic, so it matches our Conv/Linear rows, not our total.
+  We fall back on it for leaf modules whose type we do not know (their FLOPs / 2).
+* torchvision's weight metadata ``meta["_ops"]`` (shown as "GFLOPS" in its docs) is in fact
+  GMACs: the convolution and matmul MACs of one 224x224 image (FlopCounter's FLOPs / 2),
+  rounded to three decimals. See :func:`published_gmacs`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_leaves
+from torch.utils.flop_counter import FlopCounterMode
+
+__all__ = ["Summary", "published_gmacs", "summary"]
+
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+_BATCH_NORM = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_AVG_POOL = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+_ADAPTIVE_AVG_POOL = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
+# Leaves that compare, select, move or apply a function element-wise: no multiply-accumulate.
+_NO_MACS = (
+    nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d,
+    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
+    nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softmax,
+    nn.LogSoftmax, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+    nn.Identity, nn.Flatten, nn.Unflatten, nn.ChannelShuffle, nn.Upsample, nn.ZeroPad2d,
+)
+_KNOWN = (*_CONV, *_CONV_TRANSPOSE, nn.Linear, *_BATCH_NORM, *_AVG_POOL, *_ADAPTIVE_AVG_POOL,
+          *_NO_MACS)
+_NUMERIC_COLUMNS = ("params", "macs", "flops", "activations", "activation_bytes",
+                    "bytes_moved", "ratio")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The table :func:`summary` returns: one plain-dict row per leaf-module call, and totals.
+
+    A module called twice has two rows (its MACs count twice) while ``total_params`` counts
+    every parameter once, as ``sum(p.numel() for p in model.parameters())`` does. Outputs that
+    share memory with the layer's input (in-place ReLU, views, dropout in eval) take no new
+    activation memory and count 0 activations.
+    """
+
+    rows: list[dict]
+    total_params: int
+    input_shape: tuple[int, ...]
+    dtype_bytes: int
+
+    def _sum(self, column: str):
+        return sum(row[column] for row in self.rows)
+
+    @property
+    def total_macs(self) -> int:
+        return self._sum("macs")
+
+    @property
+    def total_flops(self) -> int:
+        return 2 * self.total_macs
+
+    @property
+    def total_activations(self) -> int:
+        return self._sum("activations")
+
+    @property
+    def total_activation_bytes(self) -> int:
+        return self._sum("activation_bytes")
+
+    @property
+    def total_bytes_moved(self) -> int:
+        return self._sum("bytes_moved")
+
+    @property
+    def input_bytes(self) -> int:
+        """Memory of the input image itself (not part of the activation total)."""
+        return math.prod(self.input_shape) * self.dtype_bytes
+
+    def top(self, n: int = 5, by: str = "activation_bytes") -> list[dict]:
+        """The ``n`` rows largest in column ``by``: where the memory (or compute) goes."""
+        if by not in _NUMERIC_COLUMNS:
+            raise ValueError(f"by must be one of {', '.join(_NUMERIC_COLUMNS)}, got {by!r}.")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}.")
+        return sorted(self.rows, key=lambda row: row[by], reverse=True)[:n]
+
+    def by_type(self, column: str = "macs") -> dict[str, float]:
+        """Column ``column`` summed per layer type, largest first."""
+        if column not in _NUMERIC_COLUMNS:
+            raise ValueError(
+                f"column must be one of {', '.join(_NUMERIC_COLUMNS)}, got {column!r}."
+            )
+        totals: dict[str, float] = {}
+        for row in self.rows:
+            totals[row["type"]] = totals.get(row["type"], 0) + row[column]
+        return dict(sorted(totals.items(), key=lambda item: item[1], reverse=True))
+
+    def _table(self) -> tuple[list[str], list[list[str]], list[str]]:
+        header = ["Layer", "Type", "Output shape", "Params", "MACs", "Activation bytes", "Ratio"]
+        body = [
+            [
+                row["name"] + (f" #{row['call']}" if row["call"] > 1 else ""),
+                row["type"],
+                "x".join(map(str, row["out_shape"])),
+                f"{row['params']:,}",
+                f"{row['macs']:,}",
+                f"{row['activation_bytes']:,}",
+                f"{row['ratio']:.2f}",
+            ]
+            for row in self.rows
+        ]
+        footer = [
+            "Total", "", "", f"{self.total_params:,}", f"{self.total_macs:,}",
+            f"{self.total_activation_bytes:,}", "",
+        ]
+        return header, body, footer
+
+    def __str__(self) -> str:
+        header, body, footer = self._table()
+        widths = [max(len(line[i]) for line in (header, *body, footer)) for i in range(len(header))]
+
+        def line(cells: list[str]) -> str:
+            left = [cell.ljust(width) for cell, width in zip(cells[:3], widths, strict=False)]
+            right = [cell.rjust(width) for cell, width in zip(cells[3:], widths[3:], strict=True)]
+            return "  ".join(left + right).rstrip()
+
+        rule = "-" * len(line(header))
+        notes = (
+            f"FLOPs = 2 x MACs = {self.total_flops:,}; input {self.input_bytes:,} bytes; "
+            f"{self.dtype_bytes} bytes per element"
+        )
+        return "\n".join([line(header), rule, *map(line, body), rule, line(footer), notes])
+
+    def _repr_html_(self) -> str:
+        header, body, footer = self._table()
+
+        def cells(tag: str, values: list[str]) -> str:
+            return "".join(
+                f'<{tag} style="text-align:{"left" if i < 3 else "right"}">'
+                f"{html.escape(value)}</{tag}>"
+                for i, value in enumerate(values)
+            )
+
+        rows = "".join(f"<tr>{cells('td', values)}</tr>" for values in body)
+        return (
+            f"<table><thead><tr>{cells('th', header)}</tr></thead><tbody>{rows}</tbody>"
+            f"<tfoot><tr>{cells('th', footer)}</tr></tfoot></table>"
+            f"<p>FLOPs = 2 x MACs = {self.total_flops:,}; {self.dtype_bytes} bytes per element."
+            "</p>"
+        )
+
+
+def _adaptive_window_total(in_size: int, out_size: int) -> int:
+    """Input elements summed over all windows of an adaptive pool along one axis."""
+    return sum(
+        -(-(i + 1) * in_size // out_size) - i * in_size // out_size for i in range(out_size)
+    )
+
+
+def _spatial_dims(module: nn.Module, family: tuple[type, ...]) -> int:
+    """1, 2 or 3: which member of a (1d, 2d, 3d) family of layer types ``module`` is."""
+    return next(dims for dims, cls in enumerate(family, 1) if isinstance(module, cls))
+
+
+def _macs(module: nn.Module, inputs: list[torch.Tensor], outputs: list[torch.Tensor]) -> int:
+    """MACs of one call of a module whose type is in ``_KNOWN``."""
+    out_elements = sum(t.numel() for t in outputs)
+    if isinstance(module, _CONV):
+        per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
+        return out_elements * per_output
+    if isinstance(module, _CONV_TRANSPOSE):
+        per_input = module.out_channels // module.groups * math.prod(module.kernel_size)
+        return inputs[0].numel() * per_input
+    if isinstance(module, nn.Linear):
+        return out_elements * module.in_features
+    if isinstance(module, _BATCH_NORM):
+        return out_elements
+    if isinstance(module, _AVG_POOL):
+        kernel = module.kernel_size
+        if not isinstance(kernel, tuple):
+            kernel = (kernel,) * _spatial_dims(module, _AVG_POOL)
+        return out_elements * math.prod(kernel)
+    if isinstance(module, _ADAPTIVE_AVG_POOL):
+        dims = _spatial_dims(module, _ADAPTIVE_AVG_POOL)
+        x, y = inputs[0], outputs[0]
+        windows = math.prod(
+            _adaptive_window_total(n_in, n_out)
+            for n_in, n_out in zip(x.shape[-dims:], y.shape[-dims:], strict=True)
+        )
+        return windows * math.prod(y.shape[:-dims])
+    return 0
+
+
+def _root(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor if tensor._base is None else tensor._base
+
+
+def summary(
+    model: nn.Module,
+    input_size: Sequence[int],
+    *,
+    dtype_bytes: int = 4,
+    device: str | torch.device = "cpu",
+) -> Summary:
+    """Run one zero image of shape ``input_size`` (no batch dimension) and tabulate every leaf.
+
+    Only leaf modules get rows (containers are skipped, names are dotted paths); work done in a
+    container's own ``forward`` (residual sums, ``torch.cat``, functional calls) is not counted.
+    Row ``ratio`` is the dissertation's R: MACs / (input + weights + output elements).
+    The model runs in eval mode under ``no_grad`` and is left as it was found.
+    """
+    if isinstance(dtype_bytes, bool) or not isinstance(dtype_bytes, int) or dtype_bytes < 1:
+        raise ValueError(f"dtype_bytes must be a positive int, got {dtype_bytes!r}.")
+    if (
+        isinstance(input_size, str | bytes)
+        or not isinstance(input_size, Sequence)
+        or not input_size
+        or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in input_size)
+    ):
+        raise ValueError(
+            f"input_size must be a non-empty sequence of positive ints such as (3, 224, 224) "
+            f"(one example, no batch dimension), got {input_size!r}."
+        )
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
+    device = torch.device(device)
+    elsewhere = {p.device for p in model.parameters() if p.device.type != device.type}
+    if elsewhere:
+        raise ValueError(
+            f"model has parameters on {sorted(map(str, elsewhere))} but device={str(device)!r}; "
+            f"pass the model's device, or move the model with model.to({str(device)!r})."
+        )
+
+    names = {module: name or "(model)" for name, module in model.named_modules()}
+    leaves = [module for module in names if next(module.children(), None) is None]
+    rows: list[dict] = []
+    calls: dict[nn.Module, int] = {}
+    counters: dict[nn.Module, FlopCounterMode] = {}
+
+    def before(module: nn.Module, args: tuple) -> None:
+        if not isinstance(module, _KNOWN):
+            counters[module] = FlopCounterMode(display=False)
+            counters[module].__enter__()
+
+    def after(module: nn.Module, args: tuple, output: object) -> None:
+        counter = counters.pop(module, None)
+        if counter is not None:
+            counter.__exit__(None, None, None)
+        if output is None:
+            return  # the forward raised (the error is on its way up) or returned nothing
+        inputs = [t for t in tree_leaves(args) if isinstance(t, torch.Tensor)]
+        outputs = [t for t in tree_leaves(output) if isinstance(t, torch.Tensor)]
+        macs = counter.get_total_flops() // 2 if counter else _macs(module, inputs, outputs)
+        input_roots = {id(_root(t)) for t in inputs}
+        new_elements = sum(t.numel() for t in outputs if id(_root(t)) not in input_roots)
+        params = sum(p.numel() for p in module.parameters(recurse=False))
+        moved = sum(t.numel() for t in inputs) + params + sum(t.numel() for t in outputs)
+        calls[module] = calls.get(module, 0) + 1
+        rows.append({
+            "name": names[module],
+            "call": calls[module],
+            "type": type(module).__name__,
+            "out_shape": tuple(outputs[0].shape[1:]) if outputs else (),
+            "params": params,
+            "macs": macs,
+            "flops": 2 * macs,
+            "activations": new_elements,
+            "activation_bytes": new_elements * dtype_bytes,
+            "bytes_moved": moved * dtype_bytes,
+            "ratio": macs / moved if moved else 0.0,
+        })
+
+    was_training = {module: module.training for module in names}
+    handles = []
+    try:
+        for module in leaves:
+            handles.append(module.register_forward_pre_hook(before))
+            handles.append(module.register_forward_hook(after, always_call=True))
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((1, *input_size), device=device))
+    finally:
+        for handle in handles:
+            handle.remove()
+        for counter in counters.values():
+            counter.__exit__(None, None, None)
+        for module, training in was_training.items():
+            module.training = training
+    return Summary(
+        rows=rows,
+        total_params=sum(p.numel() for p in model.parameters()),
+        input_shape=tuple(input_size),
+        dtype_bytes=dtype_bytes,
+    )
+
+
+def published_gmacs(name: str) -> float:
+    """torchvision's published cost of a classification model, in GMACs.
+
+    ``get_model_weights(name).DEFAULT.meta["_ops"]`` is labelled GFLOPS but counts one
+    multiply-add as one operation: it equals FlopCounterMode's FLOPs / 2 (convolutions and
+    matmuls only) for one 224x224 image, rounded to 3 decimals, so compare within 0.0005.
+    """
+    import torchvision
+
+    try:
+        weights = torchvision.models.get_model_weights(name)
+    except ValueError as error:
+        raise ValueError(
+            f"{name!r} is not a torchvision model with weights; see "
+            "torchvision.models.list_models()."
+        ) from error
+    return weights.DEFAULT.meta["_ops"]

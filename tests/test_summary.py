@@ -1,0 +1,251 @@
+"""cnnlab.summary: torchvision models against sum(p.numel()), FlopCounterMode and the published
+GMACs; torchvision's own blocks against the closed forms; and the table's behaviour."""
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from cnnlab import arithmetic as ar
+from cnnlab.summary import published_gmacs, summary
+
+MODELS = ["alexnet", "vgg16", "googlenet", "resnet18", "squeezenet1_0", "squeezenet1_1",
+          "mobilenet_v2", "shufflenet_v2_x1_0"]
+FLOP_COUNTED = {"Conv2d", "Linear"}  # the layers FlopCounterMode counts (conv, mm, addmm)
+
+
+def meta_model(name):
+    """A torchvision model with weights=None on the meta device: shapes only, built instantly."""
+    extra = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
+    with torch.device("meta"):
+        return torchvision.models.get_model(name, weights=None, **extra)
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def model_at_224(request):
+    model = meta_model(request.param)
+    return request.param, model, summary(model, (3, 224, 224), device="meta")
+
+
+def test_parameters_match_numel(model_at_224):
+    _, model, table = model_at_224
+    assert table.total_params == sum(p.numel() for p in model.parameters())
+    # Every parameter lives in a leaf, and no torchvision leaf runs twice.
+    assert sum(row["params"] for row in table.rows) == table.total_params
+
+
+def test_conv_and_linear_macs_match_flop_counter(model_at_224):
+    _, model, table = model_at_224
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, 224, 224, device="meta"))
+    counted = sum(row["macs"] for row in table.rows if row["type"] in FLOP_COUNTED)
+    assert 2 * counted == counter.get_total_flops()
+    # FlopCounterMode ignores batch norm and pooling, which we count.
+    uncounted = {row["type"] for row in table.rows if row["macs"]} - FLOP_COUNTED
+    assert (table.total_macs > counted) == bool(uncounted)
+
+
+def test_macs_match_torchvision_published_gmacs(model_at_224):
+    name, _, table = model_at_224
+    counted = sum(row["macs"] for row in table.rows if row["type"] in FLOP_COUNTED)
+    # meta["_ops"] is rounded to 3 decimals of GMACs; as FLOPs it would be off by 2x.
+    assert abs(counted / 1e9 - published_gmacs(name)) <= 0.0005 + 1e-12
+    assert abs(table.total_flops / 1e9 - published_gmacs(name)) > 0.1
+
+
+def test_cpu_run_matches_meta_run():
+    torch.manual_seed(0)
+    cpu = torchvision.models.resnet18(num_classes=10)
+    with torch.device("meta"):
+        meta = torchvision.models.resnet18(num_classes=10)
+    on_cpu = summary(cpu, (3, 32, 32))
+    assert on_cpu.rows == summary(meta, (3, 32, 32), device="meta").rows
+    assert on_cpu.rows[-1]["out_shape"] == (10,)
+
+
+# ---------------------------------------------------------------------------- torchvision blocks
+
+
+def blocks_of(model, type_name, size):
+    """Blocks of one type: name, module, and the shapes that enter and leave it."""
+    blocks = [(n, m) for n, m in model.named_modules() if type(m).__name__ == type_name]
+    shapes = {}
+
+    def record(module, args, output):
+        shapes[module] = (tuple(args[0].shape[1:]), tuple(output.shape[1:]))
+
+    handles = [module.register_forward_hook(record) for _, module in blocks]
+    model.eval()(torch.zeros(1, 3, size, size, device="meta"))
+    for handle in handles:
+        handle.remove()
+    return [(name, module, *shapes[module]) for name, module in blocks]
+
+
+def assert_same_cost(table, name, out_shape, cost):
+    rows = [row for row in table.rows if row["name"].startswith(name + ".")]
+    assert sum(row["params"] for row in rows) == cost.params
+    assert sum(row["macs"] for row in rows) == cost.macs
+    assert sum(row["activations"] for row in rows) == cost.activations
+    assert out_shape == cost.out_shape
+
+
+def test_resnet_blocks_match_residual_block():
+    for name, type_name in (("resnet18", "BasicBlock"), ("resnet50", "Bottleneck")):
+        model = meta_model(name)
+        table = summary(model, (3, 64, 64), device="meta")
+        blocks = blocks_of(model, type_name, 64)
+        assert len(blocks) == (8 if name == "resnet18" else 16)
+        for block_name, block, in_shape, out_shape in blocks:
+            basic = type_name == "BasicBlock"
+            last, spatial = (block.conv2, block.conv1) if basic else (block.conv3, block.conv2)
+            cost = ar.residual_block(
+                in_shape[0], last.out_channels, in_shape[1:],
+                kind="basic" if basic else "bottleneck", mid_channels=block.conv1.out_channels,
+                stride=spatial.stride[0], groups=spatial.groups, batch_norm=True)
+            assert_same_cost(table, block_name, out_shape, cost)
+
+
+def test_squeezenet_fire_modules_match_fire_module():
+    for name in ("squeezenet1_0", "squeezenet1_1"):
+        model = meta_model(name)
+        table = summary(model, (3, 224, 224), device="meta")
+        blocks = blocks_of(model, "Fire", 224)
+        assert len(blocks) == 8
+        for block_name, fire, in_shape, out_shape in blocks:
+            cost = ar.fire_module(
+                in_shape[0], in_shape[1:], fire.squeeze.out_channels,
+                fire.expand1x1.out_channels, fire.expand3x3.out_channels, bias=True)
+            assert_same_cost(table, block_name, out_shape, cost)
+
+
+def test_googlenet_inception_modules_match_the_paper_table():
+    model = meta_model("googlenet")
+    table = summary(model, (3, 224, 224), device="meta")
+    blocks = blocks_of(model, "Inception", 224)
+    assert [name for name, *_ in blocks] == [f"inception{key}" for key in ar.GOOGLENET_INCEPTION]
+    for block_name, _, in_shape, out_shape in blocks:
+        widths = ar.GOOGLENET_INCEPTION[block_name.removeprefix("inception")]
+        assert in_shape == (widths["in_channels"], widths["in_size"], widths["in_size"])
+        # torchvision's "5x5" branch uses a 3x3 kernel (kept for its weights); BN, no bias.
+        cost = ar.inception_module(**widths, large_branch="3x3", batch_norm=True)
+        assert_same_cost(table, block_name, out_shape, cost)
+
+
+def test_mobilenet_v2_inverted_residuals_match_bottleneck_with_depthwise():
+    model = meta_model("mobilenet_v2")
+    table = summary(model, (3, 224, 224), device="meta")
+    blocks = [b for b in blocks_of(model, "InvertedResidual", 224) if len(b[1].conv) == 4]
+    assert len(blocks) == 16  # every block but the first, which has no expansion
+    for block_name, block, in_shape, out_shape in blocks:
+        depthwise = block.conv[1][0]
+        cost = ar.residual_block(
+            in_shape[0], block.out_channels, in_shape[1:], kind="bottleneck",
+            spatial="shuffle", mid_channels=depthwise.in_channels, stride=depthwise.stride[0],
+            batch_norm=True, shortcut="identity" if block.use_res_connect else "none")
+        assert_same_cost(table, block_name, out_shape, cost)
+
+
+# ---------------------------------------------------------------------------- table behaviour
+
+
+class TwiceConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.act(self.conv(self.act(self.conv(x))))
+
+
+class MatmulLeaf(nn.Module):
+    """A leaf type summary does not know: its MACs come from FlopCounterMode."""
+
+    def __init__(self, features_in, features_out):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(features_in, features_out))
+
+    def forward(self, x):
+        return x.flatten(1) @ self.weight
+
+
+def test_module_called_twice_counts_each_call():
+    table = summary(TwiceConv(), (4, 6, 6))
+    conv_rows = [row for row in table.rows if row["name"] == "conv"]
+    assert [row["call"] for row in conv_rows] == [1, 2]
+    assert table.total_macs == 2 * ar.conv2d(4, 4, 6, 3, padding=1).macs
+    assert table.total_params == 4 * 4 * 9 + 4
+    assert "conv #2" in str(table)
+    assert all(row["activations"] == 0 for row in table.rows if row["type"] == "ReLU")
+
+
+def test_unknown_leaf_uses_flop_counter():
+    model = nn.Sequential(nn.Conv2d(3, 5, 1), MatmulLeaf(5 * 4 * 4, 7))
+    table = summary(model, (3, 4, 4))
+    assert table.rows[1]["type"] == "MatmulLeaf"
+    assert table.rows[1]["macs"] == 5 * 4 * 4 * 7
+    assert table.rows[1]["out_shape"] == (7,)
+
+
+def test_pooling_and_transposed_convolution_macs():
+    pool = nn.AdaptiveAvgPool1d(3)
+    # Each one-hot input lights up every window it belongs to: nonzeros = window sizes summed.
+    windows = int((pool(torch.eye(7).unsqueeze(0)) > 0).sum())
+    assert summary(pool, (2, 7)).total_macs == 2 * windows
+    avg = summary(nn.AvgPool2d(3, 2, 1), (4, 9, 9))
+    assert avg.total_macs == ar.pool2d(4, 9, 3, stride=2, padding=1, mode="avg").macs
+    up = nn.ConvTranspose2d(6, 4, 4, stride=2, padding=1, groups=2)
+    with FlopCounterMode(display=False) as counter:
+        up(torch.zeros(1, 6, 5, 5))
+    assert 2 * summary(up, (6, 5, 5)).total_macs == counter.get_total_flops()
+
+
+def test_summary_leaves_the_model_as_it_was():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout())
+    model.train()
+    model[2].eval()
+    before = model[1].running_mean.clone()
+    summary(model, (3, 8, 8))
+    assert [m.training for m in model] == [True, True, False]
+    assert torch.equal(model[1].running_mean, before)
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_top_totals_and_rendering():
+    model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(inplace=True),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 16 * 16, 10))
+    table = summary(model, (3, 32, 32), dtype_bytes=2)
+    assert [row["name"] for row in table.top(2)] == ["0", "2"]
+    assert table.top(1, by="params")[0]["name"] == "4"
+    assert [row["activations"] for row in table.rows[1::2]] == [0, 0]  # in place, view
+    assert table.total_flops == 2 * table.total_macs
+    assert table.total_activation_bytes == 2 * table.total_activations
+    assert table.input_bytes == 2 * 3 * 32 * 32
+    by_type = table.by_type()
+    assert list(by_type.values()) == sorted(by_type.values(), reverse=True)
+    assert by_type["Conv2d"] == ar.conv2d(3, 64, 32, 3, padding=1).macs
+    assert sum(by_type.values()) == table.total_macs
+    text = str(table)
+    assert f"{table.total_params:,}" in text and f"{table.total_macs:,}" in text
+    page = table._repr_html_()
+    assert page.startswith("<table>") and f"{table.total_macs:,}" in page
+    with pytest.raises(ValueError, match="by must be one of"):
+        table.top(3, by="name")
+    with pytest.raises(ValueError, match="n must be"):
+        table.top(0)
+
+
+def test_bad_arguments_are_explained():
+    with pytest.raises(ValueError, match="input_size"):
+        summary(nn.Linear(3, 3), (0, 3))
+    with pytest.raises(ValueError, match="input_size"):
+        summary(nn.Linear(3, 3), 3)
+    with pytest.raises(ValueError, match="dtype_bytes"):
+        summary(nn.Linear(3, 3), (3,), dtype_bytes=0)
+    with pytest.raises(TypeError, match="nn.Module"):
+        summary(lambda x: x, (3,))
+    with pytest.raises(ValueError, match="device"):
+        summary(nn.Linear(3, 3), (3,), device="meta")
+    with pytest.raises(ValueError, match="list_models"):
+        published_gmacs("not_a_model")
