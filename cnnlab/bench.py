@@ -1,0 +1,188 @@
+"""Inference latency as the dissertation measures it, and the cost row its tables are made of.
+
+Seed 002 (§4.3.1) times a trained network on one test example at a time, over the examples it
+scored for accuracy, on a GPU and on a CPU, and reports the mean and standard deviation of those
+times. :func:`latency` does the same on top of ``torch.utils.benchmark.Timer`` (which synchronises
+the GPU around each measurement). :func:`cost_row` gathers one line of the dissertation's tables:
+parameters, efficiency E_P, GPU and CPU latency, and checkpoint size.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils import benchmark
+from tqdm.auto import tqdm
+
+from cnnlab import config
+
+BYTES_PER_MB = 10**6
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Single-example inference times in milliseconds (``std_ms`` is the sample std)."""
+
+    mean_ms: float
+    std_ms: float
+    median_ms: float
+    n: int
+    device: str
+    threads: int
+    times_ms: tuple[float, ...] = field(repr=False)
+
+    def __str__(self) -> str:
+        threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
+        return (f"{self.mean_ms:.2f} ± {self.std_ms:.2f} ms "
+                f"({self.device}, {threads}, n={self.n})")
+
+
+def latency(
+    model: nn.Module,
+    example: torch.Tensor,
+    *,
+    device: str | torch.device = "cpu",
+    repeats: int | None = None,
+    warmup: int = 5,
+    threads: int | None = None,
+    progress: bool = False,
+) -> Latency:
+    """Time ``model`` on one example at a time, in eval mode under ``torch.inference_mode``.
+
+    ``example`` is either a stack ``(N, C, H, W)`` of examples, each timed alone as a batch of one
+    (the dissertation's method), or a single ``(C, H, W)``/``(1, C, H, W)`` input timed over and
+    over. ``repeats`` is the number of timings (default: N for a stack, else
+    ``config.profile().bench_repeats``); examples are taken in turn, cycling if needed.
+    ``warmup`` untimed passes come first, and ``Timer.timeit`` runs each example twice more before
+    timing it, so the figures are warm-cache latencies; the copy to the device is not timed.
+    ``threads`` (default: the current count) is set for the run, recorded, and restored after.
+    A copy of the model is timed, so the caller's model keeps its device and mode.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
+    examples = _as_examples(example)
+    if repeats is None:
+        repeats = len(examples) if len(examples) > 1 else config.profile().bench_repeats
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 2:
+        raise ValueError(f"repeats must be a whole number >= 2 (a standard deviation needs two "
+                         f"timings), got {repeats!r}.")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup!r}.")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ValueError(f"threads must be a whole number >= 1 or None, got {threads!r}.")
+    target = config.device(device)
+    net = copy.deepcopy(model).to(target).eval()
+    previous_threads = torch.get_num_threads()
+    threads = threads or previous_threads
+    current = [examples[:1].to(target)]  # the Timer reads the input to time from here
+    timer = benchmark.Timer("net(current[0])", globals={"net": net, "current": current},
+                            num_threads=threads, description=str(target))
+    measurements = []
+    try:
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            for _ in range(warmup):
+                net(current[0])
+            for i in tqdm(range(repeats), desc=f"latency on {target}", unit="example",
+                          leave=False, disable=not progress):
+                current[0] = examples[i % len(examples)].unsqueeze(0).to(target)
+                measurements.append(timer.timeit(1))
+    finally:
+        torch.set_num_threads(previous_threads)
+    times_ms = tuple(1e3 * seconds for m in measurements for seconds in m.times)
+    return Latency(
+        mean_ms=statistics.fmean(times_ms),
+        std_ms=statistics.stdev(times_ms),
+        median_ms=statistics.median(times_ms),
+        n=len(times_ms),
+        device=str(target),
+        threads=threads,
+        times_ms=times_ms,
+    )
+
+
+def cost_row(
+    model: nn.Module,
+    *,
+    accuracy: float,
+    example: torch.Tensor,
+    checkpoint: str | os.PathLike | None = None,
+    devices: Sequence[str] = ("cpu", "cuda"),
+    repeats: int | None = None,
+) -> dict:
+    """One row of the dissertation's cost tables for ``model``.
+
+    ``accuracy`` is the test accuracy in percent (top-1; the dissertation uses top-5 for
+    CIFAR-100). The row holds:
+
+    - ``params``: number of parameters (buffers such as BatchNorm statistics not counted);
+    - ``accuracy``: as given, in percent;
+    - ``E_P``: accuracy per parameter, ``accuracy / params`` in percentage points per parameter,
+      as seed 002 defines it. Its tables print it in units of 10^-3: SqueezeNet on CIFAR-10,
+      90.11 / 746,638 = 0.12 x 10^-3;
+    - ``cpu_ms`` / ``gpu_ms``: single-example latency ``(mean, std)`` in ms, from
+      :func:`latency` on ``example``; None when that device is not in ``devices`` or, for
+      ``"cuda"``, when there is no GPU;
+    - ``checkpoint_mb``: size of ``checkpoint`` in MB (10^6 bytes), or, when none is given, of the
+      model's state_dict as ``torch.save`` writes it (what ``fit`` puts in ``best.pt``).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
+    if not 0 <= accuracy <= 100:
+        raise ValueError(f"accuracy is a percentage between 0 and 100, got {accuracy!r} "
+                         "(multiply a fraction by 100).")
+    unknown = set(devices) - {"cpu", "cuda"}
+    if unknown:
+        raise ValueError(f"devices may hold 'cpu' and 'cuda' only, got {sorted(unknown)}.")
+    params = sum(p.numel() for p in model.parameters())
+    if params == 0:
+        raise ValueError("model has no parameters, so E_P = accuracy / params is undefined.")
+
+    def timed(kind: str) -> tuple[float, float] | None:
+        if kind not in devices or (kind == "cuda" and not torch.cuda.is_available()):
+            return None
+        measured = latency(model, example, device=kind, repeats=repeats)
+        return measured.mean_ms, measured.std_ms
+
+    return {
+        "params": params,
+        "accuracy": accuracy,
+        "E_P": accuracy / params,
+        "cpu_ms": timed("cpu"),
+        "gpu_ms": timed("cuda"),
+        "checkpoint_mb": _checkpoint_bytes(model, checkpoint) / BYTES_PER_MB,
+    }
+
+
+def _as_examples(example: torch.Tensor) -> torch.Tensor:
+    """``example`` as a stack ``(N, C, H, W)``."""
+    if not isinstance(example, torch.Tensor):
+        raise TypeError("example must be a tensor: one input (C, H, W) or a stack of examples "
+                        f"(N, C, H, W), not {type(example).__name__}.")
+    if example.dim() == 3:
+        example = example.unsqueeze(0)
+    if example.dim() != 4 or len(example) == 0:
+        raise ValueError("example must have shape (C, H, W) or (N, C, H, W) with N >= 1, "
+                         f"got {tuple(example.shape)}.")
+    return example
+
+
+def _checkpoint_bytes(model: nn.Module, checkpoint: str | os.PathLike | None) -> int:
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} does not exist; pass the best.pt that "
+                                    "fit wrote, or None to measure a freshly saved state_dict.")
+        return path.stat().st_size
+    buffer = io.BytesIO()  # the bytes a file would hold, without touching the disk
+    torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes

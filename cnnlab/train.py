@@ -1,0 +1,589 @@
+"""The training and evaluation loops every notebook shares.
+
+``fit`` trains with live progress bars, records a per-epoch :class:`History`, and keeps two
+checkpoints: ``last.pt`` so an interrupted run can carry on exactly where it stopped, and
+``best.pt``, the weights with the best validation accuracy. The dissertation (seed 002, §4.3.1)
+reports the size of that best-model file as the network's storage cost, so ``History`` carries it.
+Launched under ``torchrun``, the same call trains data-parallel (DDP). ``evaluate`` gives top-1,
+top-5, per-class accuracy and the confusion matrix.
+
+Accuracies are percentages (0-100), as the dissertation's tables print them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+from tqdm.auto import tqdm
+
+from cnnlab import config
+
+LAST = "last.pt"
+BEST = "best.pt"
+DEFAULT_LR = 0.01  # the middle of the dissertation's learning-rate grid {0.1, 0.01, 0.001}
+MAX_TABLE_ROWS = 20  # beyond this many classes, the printed table shows only the extremes
+
+
+class CheckpointMismatchError(ValueError):
+    """``last.pt`` in the checkpoint directory belongs to a different model."""
+
+
+def is_distributed() -> bool:
+    """True when this process is one of several data-parallel workers (launched by torchrun)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size() > 1
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def rank() -> int:
+    """This worker's rank; 0 when training in a single process."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
+@dataclass
+class History:
+    """What ``fit`` measured: one entry per epoch (accuracies in %, times in seconds).
+
+    ``val_loss``/``val_acc`` stay empty without a validation loader. ``best_epoch`` counts from 1.
+    ``checkpoint`` is ``best.pt``; ``checkpoint_bytes`` its size, the model's storage cost.
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    best_val_acc: float | None = None
+    best_epoch: int | None = None
+    checkpoint: Path | None = None
+    checkpoint_bytes: int | None = None
+
+    def as_dict(self) -> dict:
+        """Plain Python values only, so it can go into a checkpoint, JSON or a DataFrame."""
+        values = asdict(self)
+        values["checkpoint"] = None if self.checkpoint is None else str(self.checkpoint)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> History:
+        """Inverse of :meth:`as_dict`."""
+        checkpoint = values.get("checkpoint")
+        return cls(**{**values, "checkpoint": None if checkpoint is None else Path(checkpoint)})
+
+
+def fit(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader | None = None,
+    *,
+    epochs: int,
+    lr: float | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: LRScheduler | Callable[[torch.optim.Optimizer], LRScheduler] | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    device: str | torch.device | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    log_every: int = 10,
+    seed: int | None = None,
+) -> History:
+    """Train ``model`` in place for ``epochs`` epochs and return its :class:`History`.
+
+    - ``optimizer``: default SGD with momentum 0.9 at ``lr`` (default 0.01); pass ``lr`` only when
+      ``fit`` builds the optimizer. ``scheduler``: an LR scheduler, or a function that builds one
+      from the optimizer (handy when ``fit`` builds it); stepped once per epoch, and
+      ``ReduceLROnPlateau`` is given the validation loss (training loss without validation data).
+    - ``loss_fn``: default cross-entropy; it must return the batch mean.
+    - ``device``: default :func:`cnnlab.config.device`. ``amp`` (autocast + GradScaler) and
+      ``channels_last`` default to on for CUDA only, where they pay off.
+    - ``checkpoint_dir``: ``last.pt`` after every epoch and ``best.pt`` (a bare state_dict) for the
+      best validation accuracy, or for the latest epoch without validation data. With ``resume``
+      an existing ``last.pt`` is continued; otherwise old files are renamed, never deleted.
+    - ``seed``: fixes the shuffling order, drawn afresh from it each epoch (default
+      ``torch.initial_seed()``, so :func:`cnnlab.config.seed_everything` governs it). This is
+      what makes a resumed run match an uninterrupted one.
+    - ``log_every``: refresh the bar's running loss/accuracy every this many batches (each refresh
+      waits for the GPU).
+
+    Under ``torchrun`` the process group is started if needed (NCCL on CUDA, gloo on CPU),
+    each worker gets its share of every epoch (``train_loader``'s batch size is per worker),
+    metrics are averaged over workers, and only rank 0 writes checkpoints and shows bars.
+    The model keeps its final weights (not the best ones) when ``fit`` returns.
+    """
+    _check_fit_args(model, train_loader, val_loader, epochs, lr, optimizer, log_every)
+    distributed = is_distributed()
+    device = _training_device(device, distributed)
+    amp = device.type == "cuda" if amp is None else amp
+    channels_last = device.type == "cuda" if channels_last is None else channels_last
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if optimizer is None:
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr or DEFAULT_LR, momentum=0.9)
+    if scheduler is not None and not isinstance(scheduler, LRScheduler):
+        scheduler = scheduler(optimizer)
+    if scheduler is not None and scheduler.optimizer is not optimizer:
+        raise ValueError("scheduler drives another optimizer than the one fit uses; pass that "
+                         "optimizer too, or pass a function that builds the scheduler from it.")
+    # GradScaler guards float16 gradients; CPU autocast uses bfloat16, which needs no scaling.
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
+
+    history, start = History(), 0
+    saved = None
+    directory = None if checkpoint_dir is None else Path(checkpoint_dir)
+    if directory is not None:
+        saved = _open_checkpoint_dir(directory, model, resume, epochs)
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None and saved["scheduler"] is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        if saved["scaler"]:  # empty when saved by a disabled (CPU) scaler
+            scaler.load_state_dict(saved["scaler"])
+        history, start, seed = History.from_dict(saved["history"]), saved["epoch"], saved["seed"]
+    seed = _shared_seed(seed, distributed)
+    world = dist.get_world_size() if distributed else 1
+    train_loader = _ordered_by_epoch(train_loader, seed, world)
+    net = model
+    if distributed:
+        if val_loader is not None:  # each worker scores its own slice, no example twice
+            val_loader = _with_sampler(val_loader, range(rank(), len(val_loader.dataset), world))
+        device_ids = [device.index] if device.type == "cuda" else None
+        net = DistributedDataParallel(model, device_ids=device_ids)
+        dist.barrier()  # nobody starts until every worker has read the checkpoint it resumes
+    if saved is not None:
+        _set_rng_state(saved["rng"], world)
+
+    loop = _Loop(device, loss_fn or nn.CrossEntropyLoss(), amp, channels_last,
+                 progress and rank() == 0, log_every, distributed)
+    with tqdm(total=epochs, initial=start, desc="fit", unit="epoch", disable=not loop.show) as bar:
+        for epoch in range(start, epochs):
+            began = time.perf_counter()
+            if hasattr(train_loader.sampler, "set_epoch"):
+                train_loader.sampler.set_epoch(epoch)
+            train_loss, train_acc = loop.run(net, train_loader, f"epoch {epoch + 1} train",
+                                             optimizer, scaler)
+            if distributed:  # BatchNorm statistics drift apart per worker; keep rank 0's
+                for buffer in model.buffers():
+                    dist.broadcast(buffer, src=0)
+            history.train_loss.append(train_loss)
+            history.train_acc.append(train_acc)
+            improved = True
+            if val_loader is not None:
+                val_loss, val_acc = loop.run(model, val_loader, f"epoch {epoch + 1} val")
+                history.val_loss.append(val_loss)
+                history.val_acc.append(val_acc)
+                improved = history.best_val_acc is None or val_acc > history.best_val_acc
+                if improved:
+                    history.best_val_acc, history.best_epoch = val_acc, epoch + 1
+            history.epoch_seconds.append(time.perf_counter() - began)
+            if isinstance(scheduler, ReduceLROnPlateau):
+                scheduler.step(history.val_loss[-1] if val_loader is not None else train_loss)
+            elif scheduler is not None:
+                scheduler.step()
+            if directory is not None:
+                _save_checkpoints(directory, improved, {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": None if scheduler is None else scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "epoch": epoch + 1,  # epochs done = the sampler epoch to start from
+                    "seed": seed,
+                    "history": history.as_dict(),
+                    "rng": _gather_rng_states(distributed),
+                })
+            bar.set_postfix(_summary(history))
+            bar.update()
+
+    if directory is not None:
+        if distributed:
+            dist.barrier()  # rank 0 has written best.pt
+        history.checkpoint = directory / BEST
+        history.checkpoint_bytes = history.checkpoint.stat().st_size
+    return history
+
+
+@dataclass
+class _Loop:
+    """Settings shared by every batch of one ``fit`` call."""
+
+    device: torch.device
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    amp: bool
+    channels_last: bool
+    show: bool
+    log_every: int
+    distributed: bool
+
+    def run(self, net: nn.Module, loader: DataLoader, desc: str,
+            optimizer: torch.optim.Optimizer | None = None,
+            scaler: torch.amp.GradScaler | None = None) -> tuple[float, float]:
+        """One pass over ``loader`` (training when an optimizer is given): mean loss, accuracy %."""
+        training = optimizer is not None
+        net.train(training)
+        # Summed on the device and read back only every `log_every` batches, to avoid GPU stalls.
+        loss_sum, correct, count = torch.zeros(3, dtype=torch.float64, device=self.device)
+        amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        with (torch.set_grad_enabled(training),
+              tqdm(loader, desc=desc, unit="batch", leave=False, disable=not self.show) as bar):
+            for step, batch in enumerate(bar, 1):
+                inputs, targets = _to_device(batch, self.device, self.channels_last)
+                with torch.autocast(self.device.type, dtype=amp_dtype, enabled=self.amp):
+                    logits = net(inputs)
+                    loss = self.loss_fn(logits, targets)
+                if training:
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                loss_sum += loss.detach() * len(targets)
+                correct += (logits.argmax(1) == targets).sum()
+                count += len(targets)
+                if step % self.log_every == 0:
+                    bar.set_postfix(loss=f"{loss_sum.item() / count.item():.3f}",
+                                    acc=f"{100 * correct.item() / count.item():.1f}%")
+        totals = torch.stack([loss_sum, correct, count])
+        if self.distributed:
+            dist.all_reduce(totals)
+        loss_sum, correct, count = totals.tolist()
+        return loss_sum / count, 100 * correct / count
+
+
+@dataclass
+class Evaluation:
+    """Scores of a model on one loader (accuracies in %).
+
+    ``per_class`` holds ``(class name, accuracy or None if absent, count)``; ``confusion[i, j]``
+    counts examples of true class ``i`` predicted as ``j``. ``top5`` is None under 5 classes.
+    """
+
+    top1: float
+    top5: float | None
+    loss: float
+    per_class: list[tuple[str, float | None, int]]
+    confusion: torch.Tensor
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in label order (the confusion matrix's row and column order)."""
+        return [name for name, _, _ in self.per_class]
+
+    def _headline(self) -> str:
+        top5 = "" if self.top5 is None else f" · top-5 {self.top5:.2f}%"
+        examples = int(self.confusion.sum())
+        return f"top-1 {self.top1:.2f}%{top5} · loss {self.loss:.4f} · {examples} examples"
+
+    def _shown_rows(self) -> tuple[list[tuple[str, str, int]], str]:
+        """Rows worth printing: every class, or the weakest and strongest when there are many."""
+        rows = self.per_class
+        note = ""
+        if len(rows) > MAX_TABLE_ROWS:
+            present = sorted((row for row in rows if row[1] is not None), key=lambda row: row[1])
+            half = MAX_TABLE_ROWS // 4
+            rows = present if len(present) <= 2 * half else present[:half] + present[-half:]
+            note = (f"{len(rows)} of {len(self.per_class)} classes, lowest and highest accuracy; "
+                    "all of them are in .per_class")
+        shown = [(name, "n/a" if acc is None else f"{acc:.1f}%", count)
+                 for name, acc, count in rows]
+        return shown, note
+
+    def __str__(self) -> str:
+        rows, note = self._shown_rows()
+        width = max(len("class"), *(len(name) for name, _, _ in rows))
+        lines = [self._headline(), f"{'class':<{width}}  accuracy  count"]
+        lines += [f"{name:<{width}}  {acc:>8}  {count:>5}" for name, acc, count in rows]
+        return "\n".join(lines + ([f"({note})"] if note else []))
+
+    def _repr_html_(self) -> str:
+        rows, note = self._shown_rows()
+        body = "".join(
+            f"<tr><td>{escape(name)}</td><td style='text-align:right'>{acc}</td>"
+            f"<td style='text-align:right'>{count}</td></tr>"
+            for name, acc, count in rows
+        )
+        caption = f"<p><i>{escape(note)}</i></p>" if note else ""
+        return (f"<p><b>{escape(self._headline())}</b></p><table><tr><th>class</th>"
+                f"<th>accuracy</th><th>count</th></tr>{body}</table>{caption}")
+
+
+def evaluate(
+    model: nn.Module,
+    loader: DataLoader,
+    *,
+    classes: Sequence[str] | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> Evaluation:
+    """Score ``model`` on ``loader`` with cross-entropy, top-1/top-5 and per-class accuracy.
+
+    ``classes`` defaults to ``loader.dataset.classes`` when the dataset has it, else "0", "1", ...
+    ``device`` defaults to where the model already is; naming one moves the model there.
+    The model's train/eval mode is restored afterwards.
+    """
+    _check_loader("loader", loader)
+    if device is None:
+        device = next(model.parameters(), torch.empty(0)).device
+    else:
+        device = config.device(device)
+        model.to(device)
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    ranked, truth = [], []
+    try:
+        with torch.inference_mode():
+            for batch in tqdm(loader, desc="evaluate", unit="batch", leave=False,
+                              disable=not progress):
+                inputs, targets = _to_device(batch, device, channels_last=False)
+                logits = model(inputs).float()
+                num_classes = logits.shape[1]
+                loss_sum += F.cross_entropy(logits, targets, reduction="sum")
+                ranked.append(logits.topk(min(5, num_classes), dim=1).indices.cpu())
+                truth.append(targets.cpu())
+    finally:
+        model.train(was_training)
+    ranked, truth = torch.cat(ranked), torch.cat(truth)
+    names = classes if classes is not None else getattr(loader.dataset, "classes", None)
+    names = [str(label) for label in range(num_classes)] if names is None else list(names)
+    if len(names) != num_classes:
+        raise ValueError(f"classes has {len(names)} names but the model outputs {num_classes} "
+                         "scores per example; pass one name per output.")
+    hits = ranked == truth[:, None]
+    confusion = torch.bincount(truth * num_classes + ranked[:, 0], minlength=num_classes**2)
+    confusion = confusion.reshape(num_classes, num_classes)
+    per_class = [
+        (name, 100 * hit / count if count else None, count)
+        for name, hit, count in zip(names, confusion.diagonal().tolist(),
+                                    confusion.sum(1).tolist(), strict=True)
+    ]
+    return Evaluation(
+        top1=100 * hits[:, 0].double().mean().item(),
+        top5=100 * hits.any(1).double().mean().item() if num_classes >= 5 else None,
+        loss=loss_sum.item() / len(truth),
+        per_class=per_class,
+        confusion=confusion,
+    )
+
+
+def _check_fit_args(model, train_loader, val_loader, epochs, lr, optimizer, log_every) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
+    if lr is not None and optimizer is not None:
+        raise ValueError("pass either lr (fit builds SGD with it) or optimizer, not both; "
+                         "set the learning rate on your optimizer instead.")
+    if lr is not None and not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r} (try 0.1, 0.01 or 0.001).")
+    if not isinstance(log_every, int) or log_every < 1:
+        raise ValueError(f"log_every must be a whole number >= 1, got {log_every!r}.")
+    _check_loader("train_loader", train_loader)
+    if val_loader is not None:
+        _check_loader("val_loader", val_loader)
+
+
+def _check_loader(name: str, loader: DataLoader) -> None:
+    if not isinstance(loader, DataLoader):
+        raise TypeError(f"{name} must be a torch.utils.data.DataLoader, "
+                        f"not {type(loader).__name__}.")
+    try:
+        batches = len(loader)
+    except TypeError:
+        raise TypeError(f"{name} must have a length (a map-style dataset, or an IterableDataset "
+                        "with __len__) so progress and epochs can be counted.") from None
+    if batches == 0:
+        raise ValueError(f"{name} yields no batches: its dataset is empty, or smaller than one "
+                         "batch with drop_last=True.")
+
+
+def _to_device(batch, device: torch.device, channels_last: bool):
+    """Move an ``(inputs, targets)`` batch to ``device``."""
+    if not (isinstance(batch, Sequence) and len(batch) == 2):
+        raise TypeError("loaders must yield (inputs, targets) pairs, e.g. from a TensorDataset "
+                        "of images and integer labels.")
+    inputs, targets = (part.to(device, non_blocking=True) for part in batch)
+    if channels_last and inputs.dim() == 4:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    return inputs, targets
+
+
+def _training_device(requested, distributed: bool) -> torch.device:
+    """Pick the device; under torchrun, one GPU per worker and an initialised process group."""
+    device = config.device(requested)
+    if not distributed:
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def _shared_seed(seed: int | None, distributed: bool) -> int:
+    """The shuffling seed; rank 0's wins so every worker draws the same permutation."""
+    if seed is None:
+        seed = torch.initial_seed() % 2**62  # headroom for the sampler's seed + epoch
+    if distributed:
+        box = [seed]
+        dist.broadcast_object_list(box, src=0)
+        seed = box[0]
+    return seed
+
+
+def _ordered_by_epoch(loader: DataLoader, seed: int, world: int) -> DataLoader:
+    """A loader whose order depends on (seed, epoch) only, split across ``world`` workers.
+
+    A plain shuffling loader draws its order from the global RNG, so an interrupted run would
+    see different batches after resuming; DistributedSampler seeds from ``seed + epoch`` instead.
+    """
+    if isinstance(loader.sampler, RandomSampler | SequentialSampler) and loader.batch_size:
+        sampler = DistributedSampler(loader.dataset, num_replicas=world, rank=rank(),
+                                     shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
+        return _with_sampler(loader, sampler)
+    if world > 1:
+        raise ValueError("under torchrun, fit splits the data itself: build train_loader with "
+                         "batch_size and shuffle=True/False, without a custom sampler.")
+    return loader
+
+
+def _with_sampler(loader: DataLoader, sampler) -> DataLoader:
+    """The same loader, drawing indices from ``sampler``."""
+    return DataLoader(
+        loader.dataset, batch_size=loader.batch_size, sampler=sampler,
+        num_workers=loader.num_workers, collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory, drop_last=loader.drop_last, timeout=loader.timeout,
+        worker_init_fn=loader.worker_init_fn,
+        multiprocessing_context=loader.multiprocessing_context, generator=loader.generator,
+        prefetch_factor=loader.prefetch_factor, persistent_workers=loader.persistent_workers,
+        pin_memory_device=loader.pin_memory_device, in_order=loader.in_order,
+    )
+
+
+def _open_checkpoint_dir(directory: Path, model: nn.Module, resume: bool, epochs: int):
+    """``last.pt``'s contents when resuming, else None after moving any old files aside."""
+    last = directory / LAST
+    if resume and last.exists():
+        saved = torch.load(last, map_location="cpu", weights_only=True)
+        _check_same_model(saved["model"], model.state_dict(), directory)
+        if saved["epoch"] > epochs:
+            raise ValueError(
+                f"{last} has already trained {saved['epoch']} epochs, more than epochs={epochs}; "
+                "ask for at least that many, pass resume=False, or use another checkpoint_dir."
+            )
+        return saved
+    if rank() == 0:
+        directory.mkdir(parents=True, exist_ok=True)
+        _move_aside(directory)
+    return None
+
+
+def _check_same_model(saved: dict, current: dict, directory: Path) -> None:
+    saved_shapes = {key: tuple(value.shape) for key, value in saved.items()}
+    current_shapes = {key: tuple(value.shape) for key, value in current.items()}
+    if saved_shapes == current_shapes:
+        return
+    differences = [f"missing {key}" for key in current_shapes.keys() - saved_shapes.keys()]
+    differences += [f"extra {key}" for key in saved_shapes.keys() - current_shapes.keys()]
+    differences += [
+        f"{key} is {saved_shapes[key]} there, {shape} here"
+        for key, shape in current_shapes.items()
+        if key in saved_shapes and saved_shapes[key] != shape
+    ]
+    raise CheckpointMismatchError(
+        f"{directory} holds a {LAST} from a different model ({'; '.join(sorted(differences)[:3])}"
+        f"{'; ...' if len(differences) > 3 else ''}). Nothing was changed. Use a new "
+        "checkpoint_dir for this model, or resume=False to start afresh there (the old files "
+        "are kept under timestamped names)."
+    )
+
+
+def _move_aside(directory: Path) -> None:
+    """Rename an earlier run's last.pt/best.pt to last.<time>.pt/best.<time>.pt."""
+    present = [directory / name for name in (LAST, BEST) if (directory / name).exists()]
+    if not present:
+        return
+    base = time.strftime("%Y%m%d-%H%M%S")
+    for stamp in itertools.chain([base], (f"{base}-{n}" for n in itertools.count(1))):
+        targets = [path.with_name(f"{path.stem}.{stamp}.pt") for path in present]
+        if not any(target.exists() for target in targets):
+            break
+    for path, target in zip(present, targets, strict=True):
+        os.replace(path, target)
+
+
+def _save_checkpoints(directory: Path, improved: bool, state: dict) -> None:
+    if rank() != 0:
+        return
+    if improved:
+        _save_atomic(state["model"], directory / BEST)
+    _save_atomic(state, directory / LAST)
+
+
+def _save_atomic(obj, path: Path) -> None:
+    """Write to a temporary file then rename, so a crash never leaves a half-written checkpoint."""
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as handle:
+        torch.save(obj, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def _rng_state() -> dict:
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (kind, keys.tolist(), position, has_gauss, gauss),  # loadable with weights_only
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _gather_rng_states(distributed: bool) -> list[dict]:
+    """Every worker's RNG state, indexed by rank (dropout and augmentation differ per worker)."""
+    if not distributed:
+        return [_rng_state()]
+    states = [None] * dist.get_world_size()
+    dist.all_gather_object(states, _rng_state())
+    return states
+
+
+def _set_rng_state(states: list[dict], world: int) -> None:
+    """Continue each worker's random streams; a run resumed on a different world size cannot."""
+    if len(states) != world:
+        return
+    state = states[rank()]
+    random.setstate(state["python"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _summary(history: History) -> dict[str, str]:
+    summary = {"loss": f"{history.train_loss[-1]:.3f}", "acc": f"{history.train_acc[-1]:.1f}%"}
+    if history.val_acc:
+        summary["val_acc"] = f"{history.val_acc[-1]:.1f}%"
+    return summary
