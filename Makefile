@@ -28,7 +28,7 @@ lab: setup
 test: setup
 	$(BIN)/python -m cnnlab.release --check
 	$(BIN)/ruff check cnnlab tests benchmarks
-	CNNLAB_PROFILE=smoke $(BIN)/python -m pytest -n 2 --dist loadgroup tests
+	CNNLAB_PROFILE=smoke $(BIN)/python -m pytest -n 2 tests
 	CNNLAB_PROFILE=smoke $(BIN)/python -m pytest -n 2 --nbval \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env solutions
 	CNNLAB_PROFILE=smoke $(BIN)/python -m pytest -n 2 --nbval-lax --nbval-current-env notebooks

@@ -11,15 +11,6 @@ from cnnlab import config
 from cnnlab.bench import BYTES_PER_MB, Latency, cost_row, latency
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Test workers share two cores; extra torch threads only wait on each other (50x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def tiny_cnn() -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))

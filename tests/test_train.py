@@ -27,15 +27,6 @@ def small_net(hidden: int = 16) -> nn.Module:
                          nn.Linear(hidden, CLASSES))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Test workers share two cores; extra torch threads only wait on each other (50x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def loaders():
     train = DataLoader(separable(256, seed=1), batch_size=32, shuffle=True)
