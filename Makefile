@@ -25,18 +25,25 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Unit tests, then nbval: strict on solutions/ (stored outputs compared), lax on notebooks/.
+# Two test workers share the cores, so each (and each notebook kernel) gets one thread: more would
+# only wait on each other. Tests about threading set their own count. Checkpoints go to a scratch
+# folder emptied first, so every run trains from scratch and no learner's checkpoint is touched.
+TEST_CHECKPOINTS := $(CURDIR)/.cache/test-checkpoints
+TEST_ENV := CNNLAB_PROFILE=smoke OMP_NUM_THREADS=1 CNNLAB_CHECKPOINTS=$(TEST_CHECKPOINTS)
 test: setup
+	rm -rf $(TEST_CHECKPOINTS)
 	$(BIN)/python -m cnnlab.release --check
 	$(BIN)/ruff check cnnlab tests benchmarks
-	CNNLAB_PROFILE=smoke $(BIN)/python -m pytest -n 2 tests
-	CNNLAB_PROFILE=smoke $(BIN)/python -m pytest -n 2 --nbval \
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 tests
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --nbval \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env solutions
-	CNNLAB_PROFILE=smoke $(BIN)/python -m pytest -n 2 --nbval-lax --nbval-current-env notebooks
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --nbval-lax --nbval-current-env notebooks
 
 # Instructors: re-execute solutions/ in the smoke profile so nbval has fresh outputs to compare,
 # then regenerate the student copies.
 outputs: setup
-	CNNLAB_PROFILE=smoke $(BIN)/python -m cnnlab.release --execute solutions/*.ipynb
+	rm -rf $(TEST_CHECKPOINTS)
+	$(TEST_ENV) $(BIN)/python -m cnnlab.release --execute solutions/*.ipynb
 	$(BIN)/python -m cnnlab.release
 
 release: setup

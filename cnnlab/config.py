@@ -99,6 +99,14 @@ def data_dir() -> Path:
     return Path(env).expanduser().resolve() if env else REPO_ROOT / "data"
 
 
+def checkpoint_dir(name: str) -> Path:
+    """Where a notebook's training run keeps its checkpoints, per profile so smoke runs never
+    resume a full run: ``CNNLAB_CHECKPOINTS`` or the course's ``checkpoints/`` folder."""
+    env = os.environ.get("CNNLAB_CHECKPOINTS")
+    base = Path(env).expanduser().resolve() if env else REPO_ROOT / "checkpoints"
+    return base / profile_name() / name
+
+
 def notebook_setup(seed: int = 0) -> torch.device:
     """A notebook's first line: seed everything, pick the device, say what is running."""
     import cnnlab

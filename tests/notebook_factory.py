@@ -18,7 +18,7 @@ def write_notebook(path: Path, *sources: str, markdown: tuple[int, ...] = ()) ->
 RIGHT_ACCURACY = """\
 def accuracy(logits, labels):
     ### BEGIN SOLUTION
-    return (logits.argmax(dim=1) == labels).float().mean().item()
+    return 100 * (logits.argmax(dim=1) == labels).float().mean().item()
     ### END SOLUTION
 """
 CHECK_ACCURACY = """\

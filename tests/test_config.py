@@ -71,3 +71,12 @@ def test_environment_report_names_every_part():
     report = toolchain.environment_report()
     for key in ("python", "torch", "torchvision", "GPU", "C++ compiler", "CUDA toolkit"):
         assert report[key]
+
+
+def test_checkpoint_dir_is_per_profile_and_overridable(monkeypatch, tmp_path):
+    monkeypatch.delenv("CNNLAB_CHECKPOINTS", raising=False)
+    monkeypatch.setenv("CNNLAB_PROFILE", "smoke")
+    assert config.checkpoint_dir("00_x") == config.REPO_ROOT / "checkpoints" / "smoke" / "00_x"
+    monkeypatch.setenv("CNNLAB_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setenv("CNNLAB_PROFILE", "full")
+    assert config.checkpoint_dir("00_x") == tmp_path / "full" / "00_x"

@@ -11,8 +11,10 @@ STUDENT = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 @pytest.fixture(autouse=True)
-def _smoke(monkeypatch):
+def _smoke_and_private_checkpoints(monkeypatch, tmp_path):
+    """Solution and student copy run at once on two workers: each trains into its own folder."""
     monkeypatch.setenv("CNNLAB_PROFILE", "smoke")
+    monkeypatch.setenv("CNNLAB_CHECKPOINTS", str(tmp_path))
 
 
 def test_every_exercise_lives_in_a_notebook():

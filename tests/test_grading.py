@@ -28,11 +28,11 @@ def test_rel_error():
 
 def test_check_prints_given_expected_and_hint(capsys):
     def wrong(logits, labels):
-        return 0.5
+        return 50.0
 
     assert grading.check("00.accuracy", wrong) is False
     out = capsys.readouterr().out
-    assert "gave 0.5, expected 1" in out and "hint:" in out and "0/3" in out
+    assert "gave 50, expected 100" in out and "hint:" in out and "0/3" in out
 
 
 def test_check_shows_a_learners_exception_briefly_and_goes_on(capsys):
@@ -57,7 +57,7 @@ def test_solution_or_reference_falls_back_and_says_so(capsys):
         raise NotImplementedError()
 
     def mine(logits, labels):
-        return (logits.argmax(1) == labels).float().mean().item()
+        return 100 * (logits.argmax(1) == labels).float().mean().item()
 
     assert grading.solution_or_reference("00.accuracy", stub) is grading.get("00.accuracy").reference
     assert "not solved yet" in capsys.readouterr().out
@@ -68,7 +68,7 @@ def test_passes_uses_hidden_cases():
     def right_on_visible_only(logits, labels):
         if logits.shape[0] > 10:
             return 0.0
-        return (logits.argmax(1) == labels).float().mean().item()
+        return 100 * (logits.argmax(1) == labels).float().mean().item()
 
     assert grading.passes("00.accuracy", right_on_visible_only, hidden=False)
     assert not grading.passes("00.accuracy", right_on_visible_only)

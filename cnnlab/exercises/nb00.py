@@ -6,8 +6,9 @@ from cnnlab.grading import Case, Exercise
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of rows whose highest logit is at the true label (top-1 accuracy, in [0, 1])."""
-    return (logits.argmax(dim=1) == labels).float().mean().item()
+    """Top-1 accuracy in percent (as the course's tables print it): rows whose highest logit is at
+    the true label."""
+    return 100 * (logits.argmax(dim=1) == labels).float().mean().item()
 
 
 def _batch(n: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,7 +30,7 @@ EXERCISES = [
         ],
         hidden=[Case(_batch(64, 10, seed=s)) for s in (2, 3)] + [Case(_batch(5, 3, seed=4))],
         hint="Each row of `logits` holds one example's scores; the prediction is the column with "
-             "the largest score (look at `Tensor.argmax` and its `dim`). Accuracy is a fraction "
-             "between 0 and 1, returned as a Python float.",
+             "the largest score (look at `Tensor.argmax` and its `dim`). Like every table in this "
+             "course, give the accuracy in percent (0 to 100), as a Python float.",
     ),
 ]
