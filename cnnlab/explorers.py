@@ -1,0 +1,303 @@
+"""Interactive explorers for notebook 01: a convolution calculator and a block comparator.
+
+Each explorer is a plain function that returns rows of data (:func:`conv_calculator`,
+:func:`compare_blocks`), so it can be tested and printed without a browser, plus a function that
+wraps it in ipywidgets controls (:func:`conv_calculator_widget`, :func:`block_comparator_widget`).
+:class:`Table` renders any list of row dicts as HTML in a notebook and as aligned text elsewhere;
+notebooks use it for their "seed says / we compute" comparisons too.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+
+from cnnlab import arithmetic
+
+__all__ = [
+    "Table",
+    "block_chart",
+    "block_comparator_widget",
+    "compare_blocks",
+    "conv_calculator",
+    "conv_calculator_widget",
+]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows (dicts sharing keys) shown as a table; ``formats`` maps a column to a format string.
+
+    Integers get thousands separators and floats four significant digits unless told otherwise.
+    """
+
+    rows: Sequence[Mapping[str, object]]
+    title: str = ""
+    formats: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.rows:
+            raise ValueError("rows must hold at least one dict.")
+        if any(not isinstance(row, Mapping) for row in self.rows):
+            raise TypeError("rows must be dicts (column name -> value).")
+        unknown = set(self.formats) - set(self.columns)
+        if unknown:
+            raise ValueError(f"formats names columns the rows lack: {sorted(unknown)}; "
+                             f"columns are {self.columns}.")
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names in first-seen order across all rows."""
+        return list(dict.fromkeys(key for row in self.rows for key in row))
+
+    def _cell(self, column: str, value: object) -> str:
+        if value is None:
+            return ""
+        if column in self.formats:
+            return self.formats[column].format(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return str(value)
+        return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+
+    def _cells(self) -> list[list[str]]:
+        return [[self._cell(c, row.get(c)) for c in self.columns] for row in self.rows]
+
+    def __str__(self) -> str:
+        body = self._cells()
+        widths = [max(len(line[i]) for line in [self.columns, *body])
+                  for i in range(len(self.columns))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+                 for line in [self.columns, *body]]
+        lines.insert(1, "-" * max(len(line) for line in lines))
+        return "\n".join(([self.title] if self.title else []) + lines)
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in line) + "</tr>"
+            for line in self._cells()
+        )
+        caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# ---------------------------------------------------------------------------- convolution calculator
+
+
+def conv_calculator(
+    in_channels: int,
+    out_channels: int,
+    in_size: int,
+    kernel_size: int,
+    *,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    groups: int = 1,
+    bias: bool = True,
+    dtype_bytes: int = 4,
+) -> list[dict]:
+    """Every cost of one square ``nn.Conv2d``, each with its formula filled in with the numbers.
+
+    Rows ``{"quantity", "formula", "value"}``; the values are :func:`cnnlab.arithmetic.conv2d`'s,
+    so bad arguments raise its ValueError naming the argument.
+    """
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias must be True or False, got {bias!r}.")
+    cost = arithmetic.conv2d(
+        in_channels, out_channels, in_size, kernel_size, stride=stride, padding=padding,
+        dilation=dilation, groups=groups, bias=bias, dtype_bytes=dtype_bytes,
+    )
+    m, n, f, k, g = in_channels, out_channels, in_size, kernel_size, groups
+    out = cost.out_shape[1]
+    per_filter = f"({m}/{g})*{k}^2" if g > 1 else f"{m}*{k}^2"
+    return [
+        {"quantity": "output size",
+         "formula": f"floor(({f} + 2*{padding} - {dilation}*({k} - 1) - 1) / {stride}) + 1",
+         "value": out},
+        {"quantity": "output shape (C x H x W)", "formula": f"{n} filters, {out} x {out} each",
+         "value": "x".join(map(str, cost.out_shape))},
+        {"quantity": "parameters",
+         "formula": f"{n}*{per_filter}" + (f" + {n} biases" if bias else ""),
+         "value": cost.params},
+        {"quantity": "MACs", "formula": f"{n}*{out}^2 outputs * {per_filter} each",
+         "value": cost.macs},
+        {"quantity": "FLOPs", "formula": "2 * MACs (a multiply and an add each)",
+         "value": cost.flops},
+        {"quantity": "activation memory (bytes)", "formula": f"{n}*{out}^2 * {dtype_bytes}",
+         "value": cost.activation_bytes},
+        {"quantity": "elements moved",
+         "formula": f"input {m}*{f}^2 + weights {cost.params} + output {n}*{out}^2",
+         "value": cost.elements_moved},
+        {"quantity": "ratio R (MACs per element moved)", "formula": "MACs / elements moved",
+         "value": cost.ratio},
+        {"quantity": "FLOP per byte", "formula": f"FLOPs / ({dtype_bytes} * elements moved)",
+         "value": cost.flop_per_byte},
+    ]
+
+
+# ---------------------------------------------------------------------------- block comparator
+
+
+def compare_blocks(
+    in_channels: int = 128,
+    out_channels: int = 128,
+    mid_channels: int = 64,
+    kernel_size: int = 3,
+    groups: int = 2,
+    size: int = 32,
+) -> list[dict]:
+    """Standard convolution, DSC, bottleneck, shuffle unit and shift module for the same job.
+
+    M = ``in_channels`` -> N = ``out_channels`` on an F x F map (``size``), K x K kernels,
+    m = ``mid_channels`` inside the three bottleneck-shaped blocks, g = ``groups`` for the
+    shuffle unit's 1x1 convolutions. Bare counts as in the dissertation (no bias, no batch norm,
+    no shortcut), stride 1. Rows: block, params, MACs, R, FLOP per byte, and params and MACs as
+    a fraction of the standard convolution's (eqs. 3.3/3.6 for DSC; the bottleneck is what
+    eqs. 3.9/3.12 and 3.17 compare shuffle and shift against).
+    """
+    bare = {"shortcut": "none", "kernel_size": kernel_size}
+    costs = {
+        "standard conv": arithmetic.conv2d(
+            in_channels, out_channels, size, kernel_size, padding=(kernel_size - 1) // 2,
+            bias=False),
+        "DSC": arithmetic.depthwise_separable_conv2d(in_channels, out_channels, size, kernel_size),
+        "bottleneck": arithmetic.residual_block(
+            in_channels, out_channels, size, kind="bottleneck", mid_channels=mid_channels, **bare),
+        "shuffle": arithmetic.shuffle_unit(
+            in_channels, out_channels, size, mid_channels, groups=groups, **bare),
+        "shift": arithmetic.shift_module(
+            in_channels, out_channels, size, mid_channels, shortcut="none"),
+    }
+    standard = costs["standard conv"]
+    return [
+        {"block": name, "params": cost.params, "MACs": cost.macs, "R": cost.ratio,
+         "FLOP/byte": cost.flop_per_byte, "params / standard": cost.params / standard.params,
+         "MACs / standard": cost.macs / standard.macs}
+        for name, cost in costs.items()
+    ]
+
+
+def _compact(value: float) -> str:
+    """147456 -> '147k', 150994944 -> '151M': bar labels short enough to read."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def block_chart(rows: Sequence[Mapping[str, object]], title: str = "Same job, five blocks"):
+    """Bar charts of :func:`compare_blocks` rows: parameters, MACs (log scales) and ratio R."""
+    names = [str(row["block"]) for row in rows]
+    colours = plt.cm.tab10.colors[: len(names)]
+    panels = [("params", "parameters (count, log scale)", True),
+              ("MACs", "MACs per image (log scale)", True),
+              ("R", "R = MACs per element moved", False)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.8))
+    for ax, (column, label, log) in zip(axes, panels, strict=True):
+        values = [float(row[column]) for row in rows]
+        drawn = ax.bar(names, values, color=colours)
+        ax.bar_label(drawn, labels=[_compact(v) for v in values], fontsize=8)
+        if log:
+            ax.set_yscale("log")
+        ax.set(ylabel=label, title=column)
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------- widgets
+
+
+def _explorer(controls: dict, show) -> object:
+    """Controls on top, ``show(**values)``'s output below, refreshed on every change.
+
+    Bad combinations (groups not dividing channels, a kernel larger than the padded input) print
+    the library's message instead of raising, so the learner sees what to change.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    out = widgets.Output()
+
+    def refresh(_change=None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            try:
+                show(**{name: control.value for name, control in controls.items()})
+            except (TypeError, ValueError) as error:
+                display(f"Not a valid layer: {error}")
+
+    for control in controls.values():
+        control.observe(refresh, names="value")
+    refresh()
+    boxes = list(controls.values())
+    return widgets.VBox([widgets.HBox(boxes[i:i + 4]) for i in range(0, len(boxes), 4)] + [out])
+
+
+def _int_box(description: str, value: int, low: int, high: int):
+    import ipywidgets as widgets
+
+    return widgets.BoundedIntText(value=value, min=low, max=high, description=description,
+                                  style={"description_width": "initial"},
+                                  layout=widgets.Layout(width="190px"))
+
+
+def conv_calculator_widget(
+    in_channels: int = 3, out_channels: int = 64, in_size: int = 32, kernel_size: int = 3,
+    stride: int = 1, padding: int = 1, groups: int = 1,
+):
+    """:func:`conv_calculator` behind number boxes (C_in, C_out, input size, K, stride, padding,
+    groups) and a bias checkbox; returns the ipywidgets box to display."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    controls = {
+        "in_channels": _int_box("C_in", in_channels, 1, 4096),
+        "out_channels": _int_box("C_out", out_channels, 1, 4096),
+        "in_size": _int_box("input size", in_size, 1, 1024),
+        "kernel_size": _int_box("K", kernel_size, 1, 31),
+        "stride": _int_box("stride", stride, 1, 16),
+        "padding": _int_box("padding", padding, 0, 32),
+        "groups": _int_box("groups", groups, 1, 4096),
+        "bias": widgets.Checkbox(value=True, description="bias"),
+    }
+    return _explorer(controls, lambda **values: display(Table(conv_calculator(**values))))
+
+
+def block_comparator_widget(
+    in_channels: int = 128, out_channels: int = 128, mid_channels: int = 64, kernel_size: int = 3,
+    groups: int = 2, size: int = 32,
+):
+    """:func:`compare_blocks` behind sliders for M, N, m, K, g and F, with its table and chart."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    def slider(description: str, value: int, low: int, high: int, step: int = 1):
+        return widgets.IntSlider(value=value, min=low, max=high, step=step,
+                                 description=description, continuous_update=False)
+
+    controls = {
+        "in_channels": slider("M", in_channels, 8, 512, 8),
+        "out_channels": slider("N", out_channels, 8, 512, 8),
+        "mid_channels": slider("m", mid_channels, 4, 256, 4),
+        "kernel_size": slider("K", kernel_size, 1, 7, 2),
+        "groups": slider("g", groups, 1, 8),
+        "size": slider("F", size, 4, 112, 4),
+    }
+
+    def show(**values) -> None:
+        rows = compare_blocks(**values)
+        display(Table(rows))
+        fig = block_chart(rows)
+        display(fig)
+        plt.close(fig)
+
+    return _explorer(controls, show)

@@ -1,0 +1,199 @@
+"""The explorers' logic against real torch layers, their tables and charts, and the widgets."""
+
+import matplotlib
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from cnnlab import arithmetic, explorers
+
+matplotlib.use("Agg")
+
+
+def _macs(module: nn.Module, x: torch.Tensor) -> int:
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(x)
+    return counter.get_total_flops() // 2
+
+
+def _params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# ---------------------------------------------------------------------------- Table
+
+
+def test_table_renders_rows_as_text_and_escaped_html():
+    rows = [{"layer": "conv<1>", "params": 34944, "ratio": 219.6457},
+            {"layer": "fc", "params": 4097000, "note": "no ratio"}]
+    table = explorers.Table(rows, title="AlexNet", formats={"ratio": "{:.1f}"})
+    assert table.columns == ["layer", "params", "ratio", "note"]
+    text = str(table)
+    assert text.splitlines()[0] == "AlexNet"
+    assert "34,944" in text and "4,097,000" in text and "219.6" in text and "219.65" not in text
+    page = table._repr_html_()
+    assert "conv&lt;1&gt;" in page and "<caption>AlexNet</caption>" in page
+    assert page.count("<tr>") == len(rows) + 1
+
+
+@pytest.mark.parametrize(("kwargs", "error", "name"), [
+    ({"rows": []}, ValueError, "rows"),
+    ({"rows": [("a", 1)]}, TypeError, "rows"),
+    ({"rows": [{"a": 1}], "formats": {"b": "{:.1f}"}}, ValueError, "formats"),
+])
+def test_table_rejects_bad_rows(kwargs, error, name):
+    with pytest.raises(error, match=name):
+        explorers.Table(**kwargs)
+
+
+# ---------------------------------------------------------------------------- convolution calculator
+
+CONV_CONFIGS = [
+    dict(in_channels=3, out_channels=96, in_size=227, kernel_size=11, stride=4),
+    dict(in_channels=96, out_channels=256, in_size=27, kernel_size=5, padding=2, groups=2),
+    dict(in_channels=16, out_channels=16, in_size=20, kernel_size=3, padding=2, dilation=2,
+         groups=16, bias=False),
+    dict(in_channels=8, out_channels=12, in_size=9, kernel_size=4, stride=3, padding=1),
+]
+
+
+@pytest.mark.parametrize("config", CONV_CONFIGS)
+def test_conv_calculator_agrees_with_a_real_conv2d(config):
+    values = {row["quantity"]: row["value"] for row in explorers.conv_calculator(**config)}
+    layer_args = {k: v for k, v in config.items() if k != "in_size"}
+    conv = nn.Conv2d(**layer_args, device="meta")  # shapes and counts, no arithmetic
+    x = torch.zeros(1, config["in_channels"], config["in_size"], config["in_size"], device="meta")
+    out = conv(x)
+    assert values["output size"] == out.shape[-1]
+    assert values["output shape (C x H x W)"] == "x".join(map(str, out.shape[1:]))
+    assert values["parameters"] == _params(conv)
+    assert values["MACs"] == _macs(conv, x)
+    assert values["FLOPs"] == 2 * values["MACs"]
+    assert values["activation memory (bytes)"] == out.numel() * out.element_size()
+    moved = x.numel() + _params(conv) + out.numel()
+    assert values["elements moved"] == moved
+    assert values["ratio R (MACs per element moved)"] == pytest.approx(values["MACs"] / moved)
+    assert values["FLOP per byte"] == pytest.approx(values["FLOPs"] / (4 * moved))
+
+
+def test_conv_calculator_fills_the_formulas_with_the_numbers():
+    rows = explorers.conv_calculator(3, 96, 227, 11, stride=4)
+    size_row = next(row for row in rows if row["quantity"] == "output size")
+    assert "227" in size_row["formula"] and "11" in size_row["formula"]
+    params_row = next(row for row in rows if row["quantity"] == "parameters")
+    assert "biases" in params_row["formula"]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "name"), [
+    (dict(in_channels=6, out_channels=8, in_size=8, kernel_size=3, groups=4), ValueError,
+     "groups"),
+    (dict(in_channels=3, out_channels=8, in_size=4, kernel_size=7), ValueError, "kernel_size"),
+    (dict(in_channels=-3, out_channels=8, in_size=8, kernel_size=3), ValueError, "in_channels"),
+    (dict(in_channels=3, out_channels=8, in_size=8, kernel_size=3, bias="yes"), TypeError,
+     "bias"),
+])
+def test_conv_calculator_names_the_bad_argument(kwargs, error, name):
+    with pytest.raises(error, match=name):
+        explorers.conv_calculator(**kwargs)
+
+
+# ---------------------------------------------------------------------------- block comparator
+
+
+def _torch_blocks(m_in: int, n_out: int, mid: int, k: int, g: int) -> dict[str, nn.Module]:
+    """The five blocks from plain torch layers (no bias, no BN, no shortcut)."""
+    pad = (k - 1) // 2
+
+    def conv(cin, cout, kernel, groups=1):
+        return nn.Conv2d(cin, cout, kernel, padding=(kernel - 1) // 2, groups=groups, bias=False)
+
+    return {
+        "standard conv": conv(m_in, n_out, k),
+        "DSC": nn.Sequential(conv(m_in, m_in, k, m_in), conv(m_in, n_out, 1)),
+        "bottleneck": nn.Sequential(conv(m_in, mid, 1), conv(mid, mid, k), conv(mid, n_out, 1)),
+        "shuffle": nn.Sequential(conv(m_in, mid, 1, g), nn.ChannelShuffle(g),
+                                 nn.Conv2d(mid, mid, k, padding=pad, groups=mid, bias=False),
+                                 conv(mid, n_out, 1, g)),
+        "shift": nn.Sequential(conv(m_in, mid, 1), conv(mid, n_out, 1)),  # the shift is free
+    }
+
+
+@pytest.mark.parametrize(("m_in", "n_out", "mid", "k", "g", "size"), [
+    (128, 128, 64, 3, 2, 32),
+    (32, 64, 16, 5, 4, 12),
+    (24, 24, 12, 3, 3, 7),
+])
+def test_compare_blocks_agrees_with_torch_layers(m_in, n_out, mid, k, g, size):
+    rows = {row["block"]: row for row in explorers.compare_blocks(m_in, n_out, mid, k, g, size)}
+    x = torch.zeros(1, m_in, size, size)
+    modules = _torch_blocks(m_in, n_out, mid, k, g)
+    assert rows.keys() == modules.keys()
+    standard = rows["standard conv"]
+    for name, module in modules.items():
+        assert module(x).shape == (1, n_out, size, size)
+        assert rows[name]["params"] == _params(module), name
+        assert rows[name]["MACs"] == _macs(module, x), name
+        assert rows[name]["params / standard"] == pytest.approx(
+            rows[name]["params"] / standard["params"])
+
+
+def test_compare_blocks_reproduces_the_dissertations_savings_ratios():
+    m_in, mid, k, g = 128, 64, 3, 2
+    rows = {row["block"]: row for row in explorers.compare_blocks(m_in, m_in, mid, k, g, 32)}
+    assert rows["DSC"]["MACs / standard"] == pytest.approx(arithmetic.savings_dsc(m_in, k))
+    bottleneck = rows["bottleneck"]
+    assert rows["shuffle"]["params"] / bottleneck["params"] == pytest.approx(
+        arithmetic.savings_shuffle(m_in, mid, k, g))
+    assert rows["shift"]["MACs"] / bottleneck["MACs"] == pytest.approx(
+        arithmetic.savings_shift(m_in, mid, k))
+    assert rows["DSC"]["R"] == pytest.approx(arithmetic.ratio_dsc(m_in, 32, k))
+    assert rows["shift"]["R"] == pytest.approx(arithmetic.ratio_shift(m_in, mid, 32))
+
+
+def test_compare_blocks_names_groups_that_do_not_divide():
+    with pytest.raises(ValueError, match="groups"):
+        explorers.compare_blocks(in_channels=128, mid_channels=64, groups=3)
+
+
+def test_block_chart_labels_three_panels():
+    rows = explorers.compare_blocks()
+    fig = explorers.block_chart(rows)
+    assert len(fig.axes) == 3
+    assert [ax.get_yscale() for ax in fig.axes] == ["log", "log", "linear"]
+    for ax in fig.axes:
+        assert ax.get_ylabel() and ax.get_title()
+        assert [t.get_text() for t in ax.get_xticklabels()] == [row["block"] for row in rows]
+
+
+# ---------------------------------------------------------------------------- widgets
+
+
+def _controls(box) -> dict:
+    import ipywidgets as widgets
+
+    return {child.description: child for row in box.children if isinstance(row, widgets.HBox)
+            for child in row.children}
+
+
+def test_conv_calculator_widget_recomputes_and_reports_bad_layers(capsys):
+    pytest.importorskip("ipywidgets")
+    box = explorers.conv_calculator_widget(in_channels=3, out_channels=96, in_size=227,
+                                           kernel_size=11, stride=4, padding=0)
+    controls = _controls(box)
+    assert {"C_in", "C_out", "input size", "K", "stride", "padding", "groups", "bias"} <= set(
+        controls)
+    assert "34,944" in capsys.readouterr().out
+    controls["bias"].value = False
+    assert "34,848" in capsys.readouterr().out
+    controls["groups"].value = 2  # 3 input channels cannot be split in two
+    assert "Not a valid layer" in capsys.readouterr().out
+
+
+def test_block_comparator_widget_has_a_slider_per_symbol(capsys):
+    pytest.importorskip("ipywidgets")
+    box = explorers.block_comparator_widget()
+    assert set(_controls(box)) == {"M", "N", "m", "K", "g", "F"}
+    assert "shuffle" in capsys.readouterr().out
+    _controls(box)["g"].value = 3
+    assert "Not a valid layer" in capsys.readouterr().out
