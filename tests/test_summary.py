@@ -249,3 +249,26 @@ def test_bad_arguments_are_explained():
         summary(nn.Linear(3, 3), (3,), device="meta")
     with pytest.raises(ValueError, match="list_models"):
         published_gmacs("not_a_model")
+
+
+# ---------------------------------------------------------------------------- the course's models
+
+
+@pytest.mark.parametrize("name", __import__("cnnlab.models", fromlist=["list_models"]).list_models())
+def test_course_models_params_and_macs_match_torch(name):
+    """Every model cnnlab defines: parameters against numel, conv/linear MACs against FlopCounterMode."""
+    from cnnlab.models import create, model_spec
+
+    input_size = model_spec(name).input_size
+    with torch.device("meta"):
+        model = create(name).eval()
+    table = summary(model, input_size, device="meta")
+    assert table.total_params == sum(p.numel() for p in model.parameters())
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, *input_size, device="meta"))
+    # Layers of our own (LeNet's partial C3) are measured by FlopCounterMode inside summary too:
+    # C3 runs as a dense, mostly-zero convolution, so that is what both count.
+    counted_types = {type(m).__name__ for m in model.modules()
+                     if isinstance(m, nn.Conv2d | nn.Linear) or not type(m).__module__.startswith("torch")}
+    counted = sum(row["macs"] for row in table.rows if row["type"] in counted_types)
+    assert 2 * counted == counter.get_total_flops()
