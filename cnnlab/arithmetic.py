@@ -33,6 +33,8 @@ import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from cnnlab.checks import choice, divides, integer
+
 __all__ = [
     "GOOGLENET_INCEPTION",
     "Cost",
@@ -126,43 +128,21 @@ class Cost:
 # ---------------------------------------------------------------------------- argument checks
 
 
-def _int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-    return int(value)
-
-
 def _pair(name: str, value: object, minimum: int) -> tuple[int, int]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or a (height, width) pair, got {value!r}.")
-        return _int(name, value[0], minimum), _int(name, value[1], minimum)
-    number = _int(name, value, minimum)
+        return integer(name, value[0], minimum), integer(name, value[1], minimum)
+    number = integer(name, value, minimum)
     return number, number
 
 
-def _divides(groups_name: str, groups: int, channels_name: str, channels: int) -> None:
-    if channels % groups:
-        raise ValueError(
-            f"{groups_name}={groups} must divide {channels_name}={channels}; "
-            f"pick {groups_name} from the divisors of {channels}."
-        )
-
-
 def _kernel(kernel_size: object) -> int:
-    return _int("kernel_size", kernel_size, 1)
+    return integer("kernel_size", kernel_size, 1)
 
 
 def _dtype(dtype_bytes: object) -> int:
-    return _int("dtype_bytes", dtype_bytes, 1)
-
-
-def _choice(name: str, value: object, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}.")
-    return value
+    return integer("dtype_bytes", dtype_bytes, 1)
 
 
 # ---------------------------------------------------------------------------- layers
@@ -182,11 +162,11 @@ def conv_output_size(
     With ``ceil_mode`` the floor becomes a ceiling, and a last window that would start inside
     the right padding is dropped (PyTorch's pooling rule).
     """
-    size = _int("size", size, 1)
+    size = integer("size", size, 1)
     kernel_size = _kernel(kernel_size)
-    stride = _int("stride", stride, 1)
-    padding = _int("padding", padding, 0)
-    dilation = _int("dilation", dilation, 1)
+    stride = integer("stride", stride, 1)
+    padding = integer("padding", padding, 0)
+    dilation = integer("dilation", dilation, 1)
     span = size + 2 * padding - dilation * (kernel_size - 1) - 1
     if span < 0:
         raise ValueError(
@@ -221,11 +201,11 @@ def conv2d(
     MACs ``= N * H' * W' * (M / g) * Kh * Kw`` (eq. 3.1 for g = 1, square K, F = G);
     moved ``= M*H*W + params + N*H'*W'``.
     """
-    in_channels = _int("in_channels", in_channels, 1)
-    out_channels = _int("out_channels", out_channels, 1)
-    groups = _int("groups", groups, 1)
-    _divides("groups", groups, "in_channels", in_channels)
-    _divides("groups", groups, "out_channels", out_channels)
+    in_channels = integer("in_channels", in_channels, 1)
+    out_channels = integer("out_channels", out_channels, 1)
+    groups = integer("groups", groups, 1)
+    divides("groups", groups, "in_channels", in_channels)
+    divides("groups", groups, "out_channels", out_channels)
     height, width = _pair("in_size", in_size, 1)
     kernel = _pair("kernel_size", kernel_size, 1)
     strides = _pair("stride", stride, 1)
@@ -266,8 +246,8 @@ def depthwise_conv2d(
     Params ``= M * mult * K^2 (+ bias)``, MACs ``= M * mult * H' * W' * K^2``
     (eq. 3.2's first term).
     """
-    depth_multiplier = _int("depth_multiplier", depth_multiplier, 1)
-    channels = _int("channels", channels, 1)
+    depth_multiplier = integer("depth_multiplier", depth_multiplier, 1)
+    channels = integer("channels", channels, 1)
     return conv2d(
         channels, channels * depth_multiplier, in_size, kernel_size, stride=stride,
         padding=padding, dilation=dilation, groups=channels, bias=bias, dtype_bytes=dtype_bytes,
@@ -296,7 +276,7 @@ def pointwise_conv2d(
 
 def batch_norm2d(channels: int, in_size: int | tuple[int, int], *, dtype_bytes: int = 4) -> Cost:
     """Inference-time batch norm: params ``= 2C``, MACs ``= C*H*W`` (one scale-and-shift each)."""
-    channels = _int("channels", channels, 1)
+    channels = integer("channels", channels, 1)
     height, width = _pair("in_size", in_size, 1)
     elements = channels * height * width
     return Cost(
@@ -314,8 +294,8 @@ def linear(
     in_features: int, out_features: int, *, bias: bool = True, dtype_bytes: int = 4
 ) -> Cost:
     """A fully connected layer: params ``= in*out (+ out)``, MACs ``= in*out``."""
-    in_features = _int("in_features", in_features, 1)
-    out_features = _int("out_features", out_features, 1)
+    in_features = integer("in_features", in_features, 1)
+    out_features = integer("out_features", out_features, 1)
     params = in_features * out_features + (out_features if bias else 0)
     return Cost(
         in_shape=(in_features,),
@@ -343,8 +323,8 @@ def pool2d(
 
     No parameters; MACs ``= C*H'*W'*Kh*Kw`` for ``mode="avg"`` and 0 for ``mode="max"``.
     """
-    mode = _choice("mode", mode, ("max", "avg"))
-    channels = _int("channels", channels, 1)
+    mode = choice("mode", mode, ("max", "avg"))
+    channels = integer("channels", channels, 1)
     height, width = _pair("in_size", in_size, 1)
     kernel = _pair("kernel_size", kernel_size, 1)
     strides = kernel if stride is None else _pair("stride", stride, 1)
@@ -492,7 +472,7 @@ def _shortcut(
     dtype_bytes: int,
 ) -> Cost | None:
     """The residual path: free identity, a strided 1x1 projection (+BN), or none at all."""
-    kind = _choice("shortcut", kind, SHORTCUTS)
+    kind = choice("shortcut", kind, SHORTCUTS)
     same_shape = in_channels == out_channels and stride == 1
     if kind == "auto":
         kind = "identity" if same_shape else "projection"
@@ -550,16 +530,16 @@ def residual_block(
     ``bias`` and ``batch_norm`` apply to every convolution, the projection included;
     ``groups`` must stay 1 for ``"dsc"`` and ``"shift"``, which have nothing to group.
     """
-    kind = _choice("kind", kind, ("basic", "bottleneck"))
-    spatial = _choice("spatial", spatial, SPATIAL_FORMS)
-    in_channels = _int("in_channels", in_channels, 1)
-    out_channels = _int("out_channels", out_channels, 1)
+    kind = choice("kind", kind, ("basic", "bottleneck"))
+    spatial = choice("spatial", spatial, SPATIAL_FORMS)
+    in_channels = integer("in_channels", in_channels, 1)
+    out_channels = integer("out_channels", out_channels, 1)
     kernel_size = _kernel(kernel_size)
-    stride = _int("stride", stride, 1)
-    groups = _int("groups", groups, 1)
-    expand_groups = groups if expand_groups is None else _int("expand_groups", expand_groups, 1)
+    stride = integer("stride", stride, 1)
+    groups = integer("groups", groups, 1)
+    expand_groups = groups if expand_groups is None else integer("expand_groups", expand_groups, 1)
     default_mid = out_channels if kind == "basic" else max(out_channels // 4, 1)
-    mid = default_mid if mid_channels is None else _int("mid_channels", mid_channels, 1)
+    mid = default_mid if mid_channels is None else integer("mid_channels", mid_channels, 1)
     layer = {"bias": bias, "batch_norm": batch_norm, "dtype_bytes": dtype_bytes}
     if spatial in ("dsc", "shift") and groups != 1:
         raise ValueError(f"groups={groups} has no convolution to group in spatial={spatial!r}; "
@@ -588,10 +568,10 @@ def residual_block(
     else:
         shuffled = spatial == "shuffle"
         if shuffled:
-            _divides("groups", groups, "in_channels", in_channels)
-            _divides("groups", groups, "mid_channels", mid)
-            _divides("expand_groups", expand_groups, "mid_channels", mid)
-            _divides("expand_groups", expand_groups, "out_channels", out_channels)
+            divides("groups", groups, "in_channels", in_channels)
+            divides("groups", groups, "mid_channels", mid)
+            divides("expand_groups", expand_groups, "mid_channels", mid)
+            divides("expand_groups", expand_groups, "out_channels", out_channels)
         reduce = _conv_bn(in_channels, mid, in_size, 1, groups=groups if shuffled else 1,
                           **layer)
         size = _size(reduce)
@@ -688,12 +668,12 @@ def fire_module(
     expand-1x1 convolutions grouped by ``groups`` (eq. 4.3 is e3 = s: ``Ms/g + s e1/g + K^2 s``).
     torchvision's SqueezeNet uses ``bias=True``; the dissertation's CIFAR version adds BN.
     """
-    spatial = _choice("spatial", spatial, SPATIAL_FORMS)
-    squeeze_channels = _int("squeeze_channels", squeeze_channels, 1)
-    expand1x1_channels = _int("expand1x1_channels", expand1x1_channels, 1)
-    expand3x3_channels = _int("expand3x3_channels", expand3x3_channels, 1)
+    spatial = choice("spatial", spatial, SPATIAL_FORMS)
+    squeeze_channels = integer("squeeze_channels", squeeze_channels, 1)
+    expand1x1_channels = integer("expand1x1_channels", expand1x1_channels, 1)
+    expand3x3_channels = integer("expand3x3_channels", expand3x3_channels, 1)
     kernel_size = _kernel(kernel_size)
-    groups = _int("groups", groups, 1)
+    groups = integer("groups", groups, 1)
     if spatial != "shift" and kernel_size % 2 == 0:
         raise ValueError(f"kernel_size={kernel_size} must be odd: the expand branches are "
                          "concatenated, so the KxK branch must keep the 1x1 branch's size.")
@@ -712,7 +692,7 @@ def fire_module(
     elif spatial == "shift":
         expand3x3 = _conv_bn(squeeze_channels, expand3x3_channels, size, 1, **layer)
     else:
-        _divides("squeeze_channels", squeeze_channels, "expand3x3_channels", expand3x3_channels)
+        divides("squeeze_channels", squeeze_channels, "expand3x3_channels", expand3x3_channels)
         expand3x3 = _conv_bn(squeeze_channels, expand3x3_channels, size, kernel_size,
                              groups=squeeze_channels, **layer)
     return chain(squeeze, concat(expand1x1, expand3x3))
@@ -742,16 +722,16 @@ def inception_module(
     for its weights) or ``"3x3+3x3"`` (two stacked 3x3 convolutions, r -> r -> ch5x5, seed 000).
     MACs per branch: ``H W * C_out * K^2 * C_in``; seed 004 sums these terms.
     """
-    large_branch = _choice("large_branch", large_branch, ("5x5", "3x3", "3x3+3x3"))
-    in_channels = _int("in_channels", in_channels, 1)
-    ch1x1, ch3x3 = _int("ch1x1", ch1x1, 1), _int("ch3x3", ch3x3, 1)
-    ch5x5 = _int("ch5x5", ch5x5, 1)
+    large_branch = choice("large_branch", large_branch, ("5x5", "3x3", "3x3+3x3"))
+    in_channels = integer("in_channels", in_channels, 1)
+    ch1x1, ch3x3 = integer("ch1x1", ch1x1, 1), integer("ch3x3", ch3x3, 1)
+    ch5x5 = integer("ch5x5", ch5x5, 1)
     layer = {"bias": bias, "batch_norm": batch_norm, "dtype_bytes": dtype_bytes}
 
     def reduced(width: int | None, name: str) -> list[Cost]:
         if width is None:
             return []
-        return [_conv_bn(in_channels, _int(name, width, 1), in_size, 1, **layer)]
+        return [_conv_bn(in_channels, integer(name, width, 1), in_size, 1, **layer)]
 
     branch1 = _conv_bn(in_channels, ch1x1, in_size, 1, **layer)
     head3 = reduced(ch3x3red, "ch3x3red")
@@ -767,7 +747,7 @@ def inception_module(
     branch5 = chain(*head5, *tail5)
     pool = pool2d(in_channels, in_size, 3, stride=1, padding=1, dtype_bytes=dtype_bytes)
     if pool_proj is not None:
-        pool = chain(pool, _conv_bn(in_channels, _int("pool_proj", pool_proj, 1), in_size, 1,
+        pool = chain(pool, _conv_bn(in_channels, integer("pool_proj", pool_proj, 1), in_size, 1,
                                     **layer))
     return concat(branch1, branch3, branch5, pool)
 
@@ -799,51 +779,51 @@ GOOGLENET_INCEPTION: dict[str, dict[str, int]] = {
 
 def savings_dsc(out_channels: int, kernel_size: int) -> float:
     """DSC over standard convolution, for FLOPs (eq. 3.3) and parameters (eq. 3.6): 1/N + 1/K^2."""
-    n = _int("out_channels", out_channels, 1)
+    n = integer("out_channels", out_channels, 1)
     k = _kernel(kernel_size)
     return 1 / n + 1 / k**2
 
 
 def savings_shuffle(in_channels: int, mid_channels: int, kernel_size: int, groups: int) -> float:
     """Shuffle unit over bottleneck (eqs. 3.9 and 3.12): (2M + gK^2) / (2gM + gK^2 m)."""
-    m_in = _int("in_channels", in_channels, 1)
-    mid = _int("mid_channels", mid_channels, 1)
+    m_in = integer("in_channels", in_channels, 1)
+    mid = integer("mid_channels", mid_channels, 1)
     k = _kernel(kernel_size)
-    g = _int("groups", groups, 1)
+    g = integer("groups", groups, 1)
     return (2 * m_in + g * k**2) / (2 * g * m_in + g * k**2 * mid)
 
 
 def savings_shift(in_channels: int, mid_channels: int, kernel_size: int) -> float:
     """Shift module over bottleneck (eq. 3.17): 2M / (2M + K^2 m)."""
-    m_in = _int("in_channels", in_channels, 1)
-    mid = _int("mid_channels", mid_channels, 1)
+    m_in = integer("in_channels", in_channels, 1)
+    mid = integer("mid_channels", mid_channels, 1)
     k = _kernel(kernel_size)
     return 2 * m_in / (2 * m_in + k**2 * mid)
 
 
 def ratio_conv(in_channels: int, out_channels: int, size: int, kernel_size: int) -> float:
     """Eq. 3.13, standard convolution: M N F^2 K^2 / (F^2 (M + N) + K^2 M N)."""
-    m, n = _int("in_channels", in_channels, 1), _int("out_channels", out_channels, 1)
-    f, k = _int("size", size, 1), _kernel(kernel_size)
+    m, n = integer("in_channels", in_channels, 1), integer("out_channels", out_channels, 1)
+    f, k = integer("size", size, 1), _kernel(kernel_size)
     return m * n * f**2 * k**2 / (f**2 * (m + n) + k**2 * m * n)
 
 
 def ratio_depthwise(channels: int, size: int, kernel_size: int) -> float:
     """Eq. 3.14, depthwise convolution: M F^2 K^2 / (2 F^2 M + K^2 M)."""
-    m, f, k = _int("channels", channels, 1), _int("size", size, 1), _kernel(kernel_size)
+    m, f, k = integer("channels", channels, 1), integer("size", size, 1), _kernel(kernel_size)
     return m * f**2 * k**2 / (2 * f**2 * m + k**2 * m)
 
 
 def ratio_dsc(channels: int, size: int, kernel_size: int) -> float:
     """Eq. 3.18, depthwise-separable convolution with M = N: F^2 (K^2 + M) / (4 F^2 + K^2 + M)."""
-    m, f, k = _int("channels", channels, 1), _int("size", size, 1), _kernel(kernel_size)
+    m, f, k = integer("channels", channels, 1), integer("size", size, 1), _kernel(kernel_size)
     return f**2 * (k**2 + m) / (4 * f**2 + k**2 + m)
 
 
 def ratio_bottleneck(in_channels: int, mid_channels: int, size: int, kernel_size: int) -> float:
     """Eq. 3.19, bottleneck: m F^2 (m K^2 + 2M) / (2 F^2 (2m + M) + K^2 m^2 + 2 M m)."""
-    m_in, mid = _int("in_channels", in_channels, 1), _int("mid_channels", mid_channels, 1)
-    f, k = _int("size", size, 1), _kernel(kernel_size)
+    m_in, mid = integer("in_channels", in_channels, 1), integer("mid_channels", mid_channels, 1)
+    f, k = integer("size", size, 1), _kernel(kernel_size)
     return mid * f**2 * (mid * k**2 + 2 * m_in) / (
         2 * f**2 * (2 * mid + m_in) + k**2 * mid**2 + 2 * m_in * mid
     )
@@ -853,8 +833,8 @@ def ratio_shuffle(
     in_channels: int, mid_channels: int, size: int, kernel_size: int, groups: int
 ) -> float:
     """Eq. 3.20, shuffle unit: m F^2 (g K^2 + 2M) / (2 g F^2 (2m + M) + g K^2 m + 2 M m)."""
-    m_in, mid = _int("in_channels", in_channels, 1), _int("mid_channels", mid_channels, 1)
-    f, k, g = _int("size", size, 1), _kernel(kernel_size), _int("groups", groups, 1)
+    m_in, mid = integer("in_channels", in_channels, 1), integer("mid_channels", mid_channels, 1)
+    f, k, g = integer("size", size, 1), _kernel(kernel_size), integer("groups", groups, 1)
     return mid * f**2 * (g * k**2 + 2 * m_in) / (
         2 * g * f**2 * (2 * mid + m_in) + g * k**2 * mid + 2 * m_in * mid
     )
@@ -862,8 +842,8 @@ def ratio_shuffle(
 
 def ratio_shift(in_channels: int, mid_channels: int, size: int) -> float:
     """Eq. 3.21, shift module: M m F^2 / (F^2 (M + m) + M m)."""
-    m_in, mid = _int("in_channels", in_channels, 1), _int("mid_channels", mid_channels, 1)
-    f = _int("size", size, 1)
+    m_in, mid = integer("in_channels", in_channels, 1), integer("mid_channels", mid_channels, 1)
+    f = integer("size", size, 1)
     return m_in * mid * f**2 / (f**2 * (m_in + mid) + m_in * mid)
 
 

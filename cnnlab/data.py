@@ -26,6 +26,7 @@ from torchvision import transforms as T
 from torchvision.datasets.vision import VisionDataset
 
 from cnnlab import config
+from cnnlab.checks import choice, integer
 
 __all__ = [
     "CIFAR10_MEAN",
@@ -66,22 +67,6 @@ _SUBSET_SEED = 0  # fixed, so `size=n` names the same n examples in every run an
 
 class DataNotFoundError(FileNotFoundError):
     """A dataset's files are missing and could not be downloaded; the message says how to get them."""
-
-
-def _check_choice(argument: str, value: object, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(
-            f"{argument}={value!r} is not known; use one of {', '.join(map(repr, choices))}."
-        )
-    return value
-
-
-def _check_count(argument: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{argument} must be a positive int or None, not {type(value).__name__}.")
-    if value < 1:
-        raise ValueError(f"{argument}={value} must be at least 1 (or None for the default).")
-    return int(value)
 
 
 def _balanced_subset(targets: np.ndarray, size: int, seed: int = _SUBSET_SEED) -> np.ndarray:
@@ -152,9 +137,9 @@ def load(
     ``root`` (default :func:`cnnlab.config.data_dir`) and is downloaded only when ``download``;
     ``shapes`` is generated in memory and ignores both.
     """
-    _check_choice("name", name, DATASETS)
-    _check_choice("split", split, SPLITS)
-    size = None if size is None else _check_count("size", size)
+    choice("name", name, DATASETS)
+    choice("split", split, SPLITS)
+    size = None if size is None else integer("size", size)
     what = f"the {name!r} {split} split"
     if name == "shapes":
         labels = np.arange(Shapes.SPLIT_SIZES[split]) % len(Shapes.classes)
@@ -337,7 +322,7 @@ class Shapes(VisionDataset):
         indices: np.ndarray | None = None,
     ) -> None:
         super().__init__(transform=transform)
-        self.split = _check_choice("split", split, SPLITS)
+        self.split = choice("split", split, SPLITS)
         total = self.SPLIT_SIZES[split]
         self.indices = np.arange(total) if indices is None else np.asarray(indices, dtype=np.int64)
         if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= total):
@@ -395,10 +380,9 @@ class PairedShapes(Dataset):
     DEFAULT_LENGTHS = {"train": 1_096, "test": 1_098}
 
     def __init__(self, split: str = "train", *, size: int = 32, length: int | None = None):
-        self.split = _check_choice("split", split, SPLITS)
-        self.size = _check_count("size", size)
-        self.length = self.DEFAULT_LENGTHS[split] if length is None else _check_count(
-            "length", length)
+        self.split = choice("split", split, SPLITS)
+        self.size = integer("size", size)
+        self.length = self.DEFAULT_LENGTHS[split] if length is None else integer("length", length)
 
     def __len__(self) -> int:
         return self.length
@@ -467,7 +451,7 @@ def _pixel_moments(dataset, max_images: int | None) -> tuple[np.ndarray, np.ndar
             f"datasets from cnnlab.data.load() do; got {type(dataset).__name__}."
         )
     if max_images is not None:
-        data = data[:_check_count("max_images", max_images)]
+        data = data[:integer("max_images", max_images)]
     if len(data) == 0:
         raise ValueError("dataset is empty: there are no pixels to take statistics of.")
     total, outer, count = np.zeros(3), np.zeros((3, 3)), 0
@@ -505,7 +489,7 @@ def _shapes_mean_std() -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 def mean_std(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel (mean, std) used to normalise ``name``; shapes' are computed on first use."""
-    _check_choice("name", name, DATASETS)
+    choice("name", name, DATASETS)
     if name == "shapes":
         return _shapes_mean_std()
     return {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR100_MEAN, CIFAR100_STD)}[name]
@@ -574,7 +558,7 @@ def alexnet_transforms(
     as 10 x 3 x crop x crop for :func:`ten_crop_predict`, or the centre patch alone when
     ``ten_crop`` is False.
     """
-    crop = _check_count("crop", crop)
+    crop = integer("crop", crop)
     if crop > _IMAGE_SIZE:
         raise ValueError(f"crop={crop} is larger than the {_IMAGE_SIZE}x{_IMAGE_SIZE} images.")
     normalise = T.Normalize(*mean_std(name))
@@ -627,7 +611,7 @@ def loaders(
     see the same batches in the same order.
     """
     run = config.profile()
-    batch_size = _check_count("batch_size", run.batch_size if batch_size is None else batch_size)
+    batch_size = integer("batch_size", run.batch_size if batch_size is None else batch_size)
     train_set = load(name, "train", transform=standard_transforms(name, train=augment), root=root,
                      size=run.train_size if train_size is None else train_size)
     test_set = load(name, "test", transform=standard_transforms(name, train=False), root=root,

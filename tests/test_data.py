@@ -82,7 +82,7 @@ def test_failed_download_is_explained(tmp_path, monkeypatch):
 @pytest.mark.parametrize("kwargs, error, fragment", [
     ({"name": "mnist"}, ValueError, "'shapes', 'cifar10', 'cifar100'"),
     ({"name": "shapes", "split": "val"}, ValueError, "'train', 'test'"),
-    ({"name": "shapes", "size": 0}, ValueError, "size=0"),
+    ({"name": "shapes", "size": 0}, ValueError, "size must be >= 1, got 0"),
     ({"name": "shapes", "size": 2.5}, TypeError, "size"),
     ({"name": "shapes", "split": "test", "size": 10_001}, ValueError, "10000 examples"),
 ])
