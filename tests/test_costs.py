@@ -1,0 +1,143 @@
+import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnlab import arithmetic, costs
+from cnnlab.ops import Shift, one_hot_depthwise_weight
+from cnnlab.roofline import Machine
+
+matplotlib.use("Agg")
+
+
+def _layer(in_channels, out_channels, size, kernel_size, groups=1):
+    return {"in_channels": in_channels, "out_channels": out_channels, "size": size,
+            "kernel_size": kernel_size, "groups": groups}
+
+
+def _ratio_by_hand(layer):
+    """MACs over input + weights + output values, written out for a 'same' stride-1 conv."""
+    m, n, f, k, g = (layer[key] for key in costs.LAYER_KEYS)
+    weights = n * (m // g) * k * k
+    return f * f * weights / (m * f * f + weights + n * f * f)
+
+
+def test_block_contenders_agree_with_their_closed_forms_and_keep_the_shape():
+    contenders = costs.block_contenders(8, 4, 6, groups=2)
+    assert [c.name for c in contenders] == ["conv 3x3", "DSC", "bottleneck",
+                                            "shuffle unit (g=2)", "shift module"]
+    x = torch.randn(1, 8, 6, 6)
+    for contender in contenders:  # Contender itself refuses a parameter mismatch
+        assert contender.module.eval()(x).shape == (1, *contender.cost.out_shape) == (1, 8, 6, 6)
+    m, mid, f, k, g = 8, 4, 6, 3, 2  # the seed's eqs. 3.1, 3.2, 3.7, 3.8 and 2 M m F^2 (3.16)
+    seed_macs = [k * k * m * m * f * f, f * f * (k * k * m + m * m),
+                 f * f * (2 * m * mid + k * k * mid * mid),
+                 f * f * (2 * m * mid // g + k * k * mid), 2 * m * mid * f * f]
+    assert [c.cost.macs for c in contenders] == seed_macs
+
+
+def test_reference_shift_is_the_one_hot_depthwise_convolution():
+    x = torch.randn(2, 11, 5, 7)
+    weight = one_hot_depthwise_weight(11, 3, 2, "contiguous")
+    expected = F.conv2d(x, weight, padding=2, dilation=2, groups=11)
+    assert torch.equal(costs.ReferenceShift(3, 2, "contiguous")(x), expected)
+
+
+def test_with_reference_shift_replaces_every_shift_and_keeps_the_options():
+    net = nn.Sequential(nn.Conv2d(9, 9, 1), nn.Sequential(Shift(5, 1, "contiguous")), Shift())
+    costs.with_reference_shift(net)
+    assert not any(isinstance(m, Shift) for m in net.modules())
+    inner = net[1][0]
+    assert (inner.kernel_size, inner.dilation, inner.grouping) == (5, 1, "contiguous")
+    reference = [m for m in net.modules() if isinstance(m, costs.ReferenceShift)]
+    assert len(reference) == 2
+    with pytest.raises(TypeError, match="module"):
+        costs.with_reference_shift("not a module")
+
+
+def test_block_contenders_use_the_reference_shift_unless_asked():
+    shift_block = costs.block_contenders(9, 9, 4, groups=3)[-1].module
+    assert any(isinstance(m, costs.ReferenceShift) for m in shift_block.modules())
+    assert not any(isinstance(m, Shift) for m in shift_block.modules())
+    kernel_block = costs.block_contenders(9, 9, 4, groups=3, shift="kernel")[-1].module
+    assert any(isinstance(m, Shift) for m in kernel_block.modules())
+    with pytest.raises(ValueError, match="shift"):
+        costs.block_contenders(9, 9, 4, groups=3, shift="cuda")
+
+
+def test_contender_refuses_a_cost_of_another_block():
+    with pytest.raises(ValueError, match="parameters"):
+        costs.Contender("conv", nn.Conv2d(4, 4, 3, padding=1),  # has a bias, the cost has not
+                        arithmetic.conv2d(4, 4, 8, 3, padding=1, bias=False))
+    with pytest.raises(TypeError, match="module"):
+        costs.Contender("conv", "conv", arithmetic.conv2d(4, 4, 8, 3))
+
+
+def test_layer_cost_and_higher_ratio_follow_the_definition():
+    depthwise, standard = _layer(32, 32, 16, 3, 32), _layer(8, 16, 4, 3)
+    assert costs.layer_cost(depthwise).ratio == pytest.approx(_ratio_by_hand(depthwise))
+    assert costs.layer_cost(standard).out_shape == (16, 4, 4)
+    assert costs.higher_ratio(depthwise, standard) == "second"
+    assert costs.higher_ratio(standard, depthwise) == "first"
+    assert costs.higher_ratio(standard, dict(standard)) == "first"  # a tie
+
+
+def test_layer_descriptions_are_checked():
+    with pytest.raises(ValueError, match="groups"):
+        costs.layer_cost({"in_channels": 4, "out_channels": 4, "size": 8, "kernel_size": 3})
+    with pytest.raises(ValueError, match="stride"):
+        costs.higher_ratio({**_layer(4, 4, 8, 3), "stride": 2}, _layer(4, 4, 8, 3))
+    with pytest.raises(TypeError, match="second"):
+        costs.higher_ratio(_layer(4, 4, 8, 3), [4, 4, 8, 3, 1])
+
+
+def test_conv_contender_builds_the_described_convolution():
+    contender = costs.conv_contender("depthwise", _layer(6, 12, 5, 3, 6))
+    assert isinstance(contender.module, nn.Conv2d) and contender.module.groups == 6
+    assert contender.module(torch.zeros(1, 6, 5, 5)).shape == (1, 12, 5, 5)
+
+
+def test_measure_returns_predicted_and_measured_side_by_side():
+    contenders = [costs.conv_contender("3x3", _layer(4, 4, 8, 3)),
+                  costs.conv_contender("1x1", _layer(4, 4, 8, 1))]
+    rows = costs.measure(contenders, repeats=2, series="tiny", progress=False)
+    assert [row["block"] for row in rows] == ["3x3", "1x1"]
+    first, second = rows
+    assert first["series"] == "tiny" and first["device"] == "cpu"
+    assert first["median_ms"] > 0 and first["time_vs_first"] == 1
+    assert second["macs_vs_first"] == pytest.approx(1 / 9)
+    assert second["time_vs_first"] == pytest.approx(second["median_ms"] / first["median_ms"])
+    assert first["gflops"] == pytest.approx(2 * first["macs"] / (first["median_ms"] * 1e6))
+
+
+def test_measure_refuses_a_module_that_is_not_its_cost():
+    strided = costs.Contender("strided", nn.Conv2d(4, 4, 3, stride=2, padding=1, bias=False),
+                              arithmetic.conv2d(4, 4, 8, 3, padding=1, bias=False))
+    with pytest.raises(ValueError, match="predicts"):
+        costs.measure([strided], repeats=2, progress=False)
+    with pytest.raises(ValueError, match="at least one"):
+        costs.measure([])
+    with pytest.raises(TypeError, match="Contender"):
+        costs.measure([nn.Conv2d(4, 4, 3)])
+
+
+def test_plot_measured_draws_both_views_with_labels():
+    rows = [
+        {"series": "a", "block": "x", "macs": 100, "median_ms": 1.0, "flop_per_byte": 2.0,
+         "gflops": 0.2},
+        {"series": "a", "block": "y", "macs": 10, "median_ms": 0.5, "flop_per_byte": 0.5,
+         "gflops": 0.04},
+    ]
+    machine = Machine("toy", peak_flops=1e9, bandwidth=1e8, source="test")
+    fig = costs.plot_measured(rows, [machine], title="toy")
+    time_ax, rate_ax = fig.axes
+    assert time_ax.get_xscale() == time_ax.get_yscale() == "log"
+    assert "ms" in time_ax.get_ylabel() and "FLOP/s" in rate_ax.get_ylabel()
+    assert any("toy" in text.get_text() for text in rate_ax.get_legend().get_texts())
+    assert {"a", "x", "y"} <= {text.get_text() for text in time_ax.get_legend().get_texts()}
+    plt.close(fig)
+    with pytest.raises(ValueError, match="rows"):
+        costs.plot_measured([])
+
