@@ -25,7 +25,6 @@ import torch
 from torch import nn
 
 from cnnlab import arithmetic, blocks, config
-from cnnlab.ops import Shift, shift_reference
 
 if TYPE_CHECKING:  # cnnlab.roofline imports torch.utils.benchmark, slow and noisy (see measure)
     from cnnlab.roofline import Machine
@@ -33,14 +32,12 @@ if TYPE_CHECKING:  # cnnlab.roofline imports torch.utils.benchmark, slow and noi
 __all__ = [
     "LAYER_KEYS",
     "Contender",
-    "ReferenceShift",
     "block_contenders",
     "conv_contender",
     "higher_ratio",
     "layer_cost",
     "measure",
     "plot_measured",
-    "with_reference_shift",
 ]
 
 # What describes a convolution in this module: "same" padding, stride 1, no bias.
@@ -72,38 +69,6 @@ class Contender:
                              "batch_norm choices.")
 
 
-class ReferenceShift(nn.Module):
-    """:class:`cnnlab.ops.Shift` computed by :func:`cnnlab.ops.shift_reference`: never compiles.
-
-    The compiled kernel is built on first use (tens of seconds on a CPU); timing a block with
-    the slicing reference instead gives an upper bound for its shift, with no wait.
-    """
-
-    def __init__(self, kernel_size: int = 3, dilation: int = 1, grouping: str = "interleaved"):
-        super().__init__()
-        self.kernel_size, self.dilation, self.grouping = kernel_size, dilation, grouping
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return shift_reference(x, self.kernel_size, self.dilation, self.grouping)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
-                f"grouping={self.grouping!r}")
-
-
-def with_reference_shift(module: nn.Module) -> nn.Module:
-    """Replace every :class:`cnnlab.ops.Shift` inside ``module`` (in place) by a
-    :class:`ReferenceShift` with the same options; returns ``module``."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}.")
-    for name, child in module.named_children():
-        if isinstance(child, Shift):
-            setattr(module, name, ReferenceShift(child.kernel_size, child.dilation, child.grouping))
-        else:
-            with_reference_shift(child)
-    return module
-
-
 def block_contenders(
     channels: int,
     mid_channels: int,
@@ -111,22 +76,16 @@ def block_contenders(
     *,
     kernel_size: int = 3,
     groups: int = 2,
-    shift: str = "reference",
 ) -> list[Contender]:
     """The five blocks of seed 002's chapter 3, each turning M = ``channels`` maps of
     ``size`` x ``size`` into M maps: a KxK conv, a DSC, ResNet's bottleneck (m = ``mid_channels``),
     the shuffle unit (``groups``) and the shift module.
 
     No batch norm and no bias, so each cost is the dissertation's count (eqs. 3.1-3.21).
-    ``shift="reference"`` times the shift module with :class:`ReferenceShift`; ``"kernel"``
-    keeps :class:`cnnlab.ops.Shift`, which compiles its kernel on first use.
+    The shift module runs the compiled shift kernel (built on first use, then cached).
     """
-    if shift not in ("reference", "kernel"):
-        raise ValueError(f"shift must be 'reference' or 'kernel', got {shift!r}.")
     m, mid, f, k = channels, mid_channels, size, kernel_size
     shift_module = blocks.ShiftModule(m, m, mid, kernel_size=k, batch_norm=False)
-    if shift == "reference":
-        with_reference_shift(shift_module)
     return [
         Contender(f"conv {k}x{k}", blocks.ConvBNAct(m, m, k, norm_layer=None),
                   arithmetic.conv2d(m, m, f, k, padding=(k - 1) // 2, bias=False)),

@@ -2,11 +2,10 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from cnnlab import arithmetic, costs
-from cnnlab.ops import Shift, one_hot_depthwise_weight
+from cnnlab.ops import Shift
 from cnnlab.roofline import Machine
 
 matplotlib.use("Agg")
@@ -38,33 +37,9 @@ def test_block_contenders_agree_with_their_closed_forms_and_keep_the_shape():
     assert [c.cost.macs for c in contenders] == seed_macs
 
 
-def test_reference_shift_is_the_one_hot_depthwise_convolution():
-    x = torch.randn(2, 11, 5, 7)
-    weight = one_hot_depthwise_weight(11, 3, 2, "contiguous")
-    expected = F.conv2d(x, weight, padding=2, dilation=2, groups=11)
-    assert torch.equal(costs.ReferenceShift(3, 2, "contiguous")(x), expected)
-
-
-def test_with_reference_shift_replaces_every_shift_and_keeps_the_options():
-    net = nn.Sequential(nn.Conv2d(9, 9, 1), nn.Sequential(Shift(5, 1, "contiguous")), Shift())
-    costs.with_reference_shift(net)
-    assert not any(isinstance(m, Shift) for m in net.modules())
-    inner = net[1][0]
-    assert (inner.kernel_size, inner.dilation, inner.grouping) == (5, 1, "contiguous")
-    reference = [m for m in net.modules() if isinstance(m, costs.ReferenceShift)]
-    assert len(reference) == 2
-    with pytest.raises(TypeError, match="module"):
-        costs.with_reference_shift("not a module")
-
-
-def test_block_contenders_use_the_reference_shift_unless_asked():
+def test_the_shift_contender_runs_the_library_shift():
     shift_block = costs.block_contenders(9, 9, 4, groups=3)[-1].module
-    assert any(isinstance(m, costs.ReferenceShift) for m in shift_block.modules())
-    assert not any(isinstance(m, Shift) for m in shift_block.modules())
-    kernel_block = costs.block_contenders(9, 9, 4, groups=3, shift="kernel")[-1].module
-    assert any(isinstance(m, Shift) for m in kernel_block.modules())
-    with pytest.raises(ValueError, match="shift"):
-        costs.block_contenders(9, 9, 4, groups=3, shift="cuda")
+    assert any(isinstance(m, Shift) for m in shift_block.modules())
 
 
 def test_contender_refuses_a_cost_of_another_block():
