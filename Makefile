@@ -35,9 +35,9 @@ test: setup
 	$(BIN)/python -m cnnlab.release --check
 	$(BIN)/ruff check cnnlab tests benchmarks
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 tests
-	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --nbval \
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --nbval \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env solutions
-	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --nbval-lax --nbval-current-env notebooks
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env notebooks
 
 # Instructors: re-execute solutions/ in the smoke profile so nbval has fresh outputs to compare,
 # then regenerate the student copies.
