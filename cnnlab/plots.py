@@ -49,7 +49,8 @@ def image_grid(images: Sequence, titles: Sequence[str] | None = None, *, ncols: 
 
 
 def training_curves(histories: Mapping[str, object] | object, title: str = "Training"):
-    """Loss and accuracy per epoch for one History or a {label: History} mapping."""
+    """Loss and accuracy (in %, as :class:`cnnlab.train.History` keeps it) per epoch, for one
+    History or a {label: History} mapping."""
     if not isinstance(histories, Mapping):
         histories = {"": histories}
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -57,11 +58,10 @@ def training_curves(histories: Mapping[str, object] | object, title: str = "Trai
         epochs = range(1, len(h.train_loss) + 1)
         prefix = f"{label} " if label else ""
         loss_ax.plot(epochs, h.train_loss, marker="o", label=f"{prefix}train")
-        acc_ax.plot(epochs, [100 * a for a in h.train_acc], marker="o", label=f"{prefix}train")
+        acc_ax.plot(epochs, h.train_acc, marker="o", label=f"{prefix}train")
         if getattr(h, "val_loss", None):
             loss_ax.plot(epochs, h.val_loss, marker="s", linestyle="--", label=f"{prefix}validation")
-            acc_ax.plot(epochs, [100 * a for a in h.val_acc], marker="s", linestyle="--",
-                        label=f"{prefix}validation")
+            acc_ax.plot(epochs, h.val_acc, marker="s", linestyle="--", label=f"{prefix}validation")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title=f"{title}: loss")
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{title}: accuracy")
     for ax in (loss_ax, acc_ax):
