@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 
 def _to_hwc(image, mean=None, std=None) -> np.ndarray:
@@ -65,6 +66,7 @@ def training_curves(histories: Mapping[str, object] | object, title: str = "Trai
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title=f"{title}: loss")
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{title}: accuracy")
     for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
