@@ -222,15 +222,19 @@ def registry() -> dict[str, Exercise]:
 
 
 def get(exercise_id: str) -> Exercise:
-    exercises = registry()
-    if exercise_id not in exercises:
-        raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(sorted(exercises))}")
-    return exercises[exercise_id]
+    from cnnlab.exercises import load_notebook
+
+    exercise = load_notebook(exercise_id.partition(".")[0]).get(exercise_id)
+    if exercise is None:
+        raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(sorted(registry()))}")
+    return exercise
 
 
 def for_notebook(number: str) -> list[Exercise]:
     """The exercises of notebook ``NN`` in declaration order."""
-    return [e for e in registry().values() if e.notebook == number]
+    from cnnlab.exercises import load_notebook
+
+    return list(load_notebook(number).values())
 
 
 __all__ = ["Case", "Exercise", "Score", "check", "for_notebook", "get", "grade_definition",
