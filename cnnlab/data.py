@@ -502,6 +502,28 @@ def standard_transforms(name: str, train: bool) -> T.Compose:
     return T.Compose(augment + normalise)
 
 
+def pca_lighting(
+    image: torch.Tensor, eigval: torch.Tensor, eigvec: torch.Tensor, alpha: torch.Tensor
+) -> torch.Tensor:
+    """AlexNet's colour augmentation for one draw ``alpha``: add ``eigvec @ (alpha * eigval)``.
+
+    ``image`` is 3 x H x W; ``eigval`` (3,) and ``eigvec`` (3 x 3, one eigenvector per column)
+    come from :func:`pca_lighting_stats`. Every pixel moves by the same RGB offset, a
+    mix of the principal colour directions, so lighting changes and the object does not.
+    :class:`PCALighting` draws ``alpha`` from N(0, alphastd) per image and calls this.
+    """
+    image, eigval, eigvec, alpha = (torch.as_tensor(t) for t in (image, eigval, eigvec, alpha))
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(f"image must be 3 x H x W (RGB), got shape {tuple(image.shape)}.")
+    if eigval.shape != (3,) or alpha.shape != (3,) or eigvec.shape != (3, 3):
+        raise ValueError(
+            "eigval and alpha must have shape (3,) and eigvec (3, 3), got "
+            f"{tuple(eigval.shape)}, {tuple(alpha.shape)} and {tuple(eigvec.shape)}."
+        )
+    shift = eigvec.to(image.dtype) @ (alpha.to(image.dtype) * eigval.to(image.dtype))
+    return image + shift.view(3, 1, 1)
+
+
 class PCALighting(torch.nn.Module):
     """AlexNet's colour augmentation: add ``eigvec @ (alpha * eigval)`` to every pixel.
 
@@ -525,9 +547,7 @@ class PCALighting(torch.nn.Module):
         self.alphastd = alphastd
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        alpha = torch.randn(3) * self.alphastd
-        shift = self.eigvec @ (alpha * self.eigval)
-        return image + shift.to(image.dtype).view(3, 1, 1)
+        return pca_lighting(image, self.eigval, self.eigvec, torch.randn(3) * self.alphastd)
 
     def extra_repr(self) -> str:
         return f"alphastd={self.alphastd}"

@@ -9,8 +9,7 @@ figure plots (iterations until 25% training error), not only one number per epoc
 Also here: :func:`small_cnn`, the four-layer network those experiments train; :class:`VGGBlock`,
 VGG's unit of design; :class:`Transformed` and :func:`as_tensors`, so one set of images serves
 several experiments and deterministic transforms run once; :func:`accuracy`, with AlexNet's
-ten-crop testing; :func:`pca_lighting`, AlexNet's colour augmentation as a plain function of its
-random draw; and the pretrained-photo demo (:func:`photos_to_classify`, :func:`classify_photos`,
+ten-crop testing; and the pretrained-photo demo (:func:`photos_to_classify`, :func:`classify_photos`,
 :func:`show_predictions`), which says where the weights go when absent.
 """
 
@@ -39,7 +38,6 @@ __all__ = [
     "accuracy",
     "as_tensors",
     "classify_photos",
-    "pca_lighting",
     "photos_to_classify",
     "plot_running_error",
     "show_predictions",
@@ -333,28 +331,6 @@ def plot_running_error(
 # --------------------------------------------------------------------------------------------
 # augmentation
 # --------------------------------------------------------------------------------------------
-
-
-def pca_lighting(
-    image: torch.Tensor, eigval: torch.Tensor, eigvec: torch.Tensor, alpha: torch.Tensor
-) -> torch.Tensor:
-    """AlexNet's colour augmentation for one draw ``alpha``: add ``eigvec @ (alpha * eigval)``.
-
-    ``image`` is 3 x H x W; ``eigval`` (3,) and ``eigvec`` (3 x 3, one eigenvector per column)
-    come from ``cnnlab.data.pca_lighting_stats``. Every pixel moves by the same RGB offset, a
-    mix of the principal colour directions, so lighting changes and the object does not.
-    ``cnnlab.data.PCALighting`` does the same with ``alpha`` drawn from N(0, 0.1) per image.
-    """
-    image, eigval, eigvec, alpha = (torch.as_tensor(t) for t in (image, eigval, eigvec, alpha))
-    if image.dim() != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must be 3 x H x W (RGB), got shape {tuple(image.shape)}.")
-    if eigval.shape != (3,) or alpha.shape != (3,) or eigvec.shape != (3, 3):
-        raise ValueError(
-            "eigval and alpha must have shape (3,) and eigvec (3, 3), got "
-            f"{tuple(eigval.shape)}, {tuple(alpha.shape)} and {tuple(eigvec.shape)}."
-        )
-    shift = eigvec.to(image.dtype) @ (alpha.to(image.dtype) * eigval.to(image.dtype))
-    return image + shift.view(3, 1, 1)
 
 
 # --------------------------------------------------------------------------------------------

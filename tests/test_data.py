@@ -263,3 +263,21 @@ def test_loaders_read_cifar_from_root(tmp_path, monkeypatch):
                                test_size=20)
     images, _ = next(iter(train))
     assert images.shape == (8, 3, 32, 32) and len(test.dataset) == 20
+
+
+def test_pca_lighting_is_what_PCALighting_adds_for_the_same_draw():
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(3, 5, 6, generator=g)
+    eigval = torch.tensor([0.3, 0.05, 0.01])
+    eigvec = torch.linalg.qr(torch.randn(3, 3, generator=g)).Q
+    torch.manual_seed(7)
+    alpha = torch.randn(3) * 0.1
+    torch.manual_seed(7)
+    expected = data.PCALighting(eigval, eigvec, alphastd=0.1)(image)
+    torch.testing.assert_close(data.pca_lighting(image, eigval, eigvec, alpha), expected)
+    shift = data.pca_lighting(image, eigval, eigvec, alpha) - image
+    torch.testing.assert_close(shift, shift[:, :1, :1].expand_as(shift))  # one offset per image
+    with pytest.raises(ValueError, match="3 x H x W"):
+        data.pca_lighting(torch.zeros(4, 2, 2), eigval, eigvec, alpha)
+    with pytest.raises(ValueError, match="eigvec"):
+        data.pca_lighting(image, eigval, eigvec[:2], alpha)

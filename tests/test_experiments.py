@@ -138,24 +138,6 @@ def test_transformed_applies_its_transform_on_every_access():
         experiments.Transformed(raw, "flip")
 
 
-def test_pca_lighting_is_what_PCALighting_adds_for_the_same_draw():
-    g = torch.Generator().manual_seed(0)
-    image = torch.rand(3, 5, 6, generator=g)
-    eigval = torch.tensor([0.3, 0.05, 0.01])
-    eigvec = torch.linalg.qr(torch.randn(3, 3, generator=g)).Q
-    torch.manual_seed(7)
-    alpha = torch.randn(3) * 0.1
-    torch.manual_seed(7)
-    expected = data.PCALighting(eigval, eigvec, alphastd=0.1)(image)
-    torch.testing.assert_close(experiments.pca_lighting(image, eigval, eigvec, alpha), expected)
-    shift = experiments.pca_lighting(image, eigval, eigvec, alpha) - image
-    torch.testing.assert_close(shift, shift[:, :1, :1].expand_as(shift))  # one offset per image
-    with pytest.raises(ValueError, match="3 x H x W"):
-        experiments.pca_lighting(torch.zeros(4, 2, 2), eigval, eigvec, alpha)
-    with pytest.raises(ValueError, match="eigvec"):
-        experiments.pca_lighting(image, eigval, eigvec[:2], alpha)
-
-
 @pytest.mark.parametrize("num_convs", [1, 3])
 def test_vgg_block_keeps_the_side_through_convolutions_and_halves_it_once(num_convs):
     block = experiments.VGGBlock(3, 8, num_convs)

@@ -3,7 +3,7 @@
 import torch
 
 from cnnlab import arithmetic
-from cnnlab.experiments import pca_lighting
+from cnnlab.data import pca_lighting
 from cnnlab.grading import Case, Exercise
 
 LENET_WIDTHS = (6, 16, 120)  # maps of C1, C3 and C5
