@@ -6,11 +6,11 @@ see the same batches in the same order and draw the same dropout masks and augme
 they can. It records the training error of every iteration, which is what seed 001's ReLU-vs-tanh
 figure plots (iterations until 25% training error), not only one number per epoch.
 
-Also here: :func:`small_cnn`, the four-layer network those experiments train; :class:`VGGBlock`,
-VGG's unit of design; :class:`Transformed` and :func:`as_tensors`, so one set of images serves
-several experiments and deterministic transforms run once; :func:`accuracy`, with AlexNet's
-ten-crop testing; and the pretrained-photo demo (:func:`photos_to_classify`, :func:`classify_photos`,
-:func:`show_predictions`), which says where the weights go when absent.
+Also here: :func:`small_cnn`, the four-layer network those experiments train; :class:`Transformed`
+and :func:`as_tensors`, so one set of images serves several experiments and deterministic
+transforms run once; :func:`accuracy`, with AlexNet's ten-crop testing; and the pretrained-photo
+demo (:func:`photos_to_classify`, :func:`classify_photos`, :func:`show_predictions`), which says
+where the weights go when absent.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from torchvision.transforms import functional as TF
 from tqdm.auto import tqdm
 
 from cnnlab import arithmetic, config, data, pretrained
+from cnnlab.checks import integer
 
 __all__ = [
     "Run",
     "Transformed",
-    "VGGBlock",
     "accuracy",
     "as_tensors",
     "classify_photos",
@@ -46,12 +46,6 @@ __all__ = [
 ]
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
-    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,7 +83,7 @@ def small_cnn(
                         ("hidden", hidden), ("image_size", image_size),
                         ("num_classes", num_classes), ("in_channels", in_channels),
                         *zip(("widths[0]", "widths[1]"), widths, strict=True)]:
-        _positive_int(name, value)
+        integer(name, value)
     act = ACTIVATIONS[activation]
     padding = (pool_kernel - 1) // 2
     side = image_size
@@ -104,29 +98,6 @@ def small_cnn(
         nn.Linear(widths[1] * side * side, hidden), act(), nn.Dropout(dropout),
         nn.Linear(hidden, num_classes),
     )
-
-
-class VGGBlock(nn.Module):
-    """``num_convs`` 3x3 convolutions (padding 1, each followed by ReLU), then a 2x2 max pool.
-
-    The padding keeps the side through the convolutions and the pool halves it: VGG's rule is
-    to double ``out_channels`` from one block to the next, so every block costs about the same.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, num_convs: int):
-        super().__init__()
-        for name, value in [("in_channels", in_channels), ("out_channels", out_channels),
-                            ("num_convs", num_convs)]:
-            _positive_int(name, value)
-        layers: list[nn.Module] = []
-        for index in range(num_convs):
-            layers += [nn.Conv2d(in_channels if index == 0 else out_channels, out_channels, 3,
-                                 padding=1), nn.ReLU(inplace=True)]
-        self.convs = nn.Sequential(*layers)
-        self.pool = nn.MaxPool2d(2, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.convs(x))
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,7 +120,7 @@ class Run:
 
     def running_error(self, window: int) -> list[float]:
         """Mean error of the last ``window`` batches at every iteration (fewer at the start)."""
-        window = _positive_int("window", window)
+        window = integer("window", window)
         return [statistics.fmean(self.errors[max(0, i + 1 - window):i + 1])
                 for i in range(len(self.errors))]
 
@@ -186,8 +157,8 @@ def train_run(
     if isinstance(make_model, nn.Module) or not callable(make_model):
         raise TypeError("make_model must be a function that returns a fresh nn.Module, e.g. "
                         "lambda: small_cnn(activation='tanh').")
-    iterations = _positive_int("iterations", iterations)
-    batch_size = _positive_int("batch_size", batch_size)
+    iterations = integer("iterations", iterations)
+    batch_size = integer("batch_size", batch_size)
     if len(dataset) < batch_size:
         raise ValueError(f"dataset has {len(dataset)} examples, fewer than one batch of "
                          f"{batch_size}; use a smaller batch_size.")
@@ -280,7 +251,7 @@ def accuracy(
     if len(dataset) == 0:
         raise ValueError("dataset is empty: there is nothing to score.")
     if ten_crop is not None:
-        _positive_int("ten_crop", ten_crop)
+        integer("ten_crop", ten_crop)
     device = next(model.parameters()).device if device is None else config.device(device)
     was_training = model.training
     model.to(device).eval()

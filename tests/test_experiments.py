@@ -11,6 +11,7 @@ from torch.utils.data import TensorDataset
 from torchvision.transforms import functional as TF
 
 from cnnlab import data, experiments
+from cnnlab.models.vgg import VGGBlock
 
 matplotlib.use("Agg")
 
@@ -140,14 +141,14 @@ def test_transformed_applies_its_transform_on_every_access():
 
 @pytest.mark.parametrize("num_convs", [1, 3])
 def test_vgg_block_keeps_the_side_through_convolutions_and_halves_it_once(num_convs):
-    block = experiments.VGGBlock(3, 8, num_convs)
+    block = VGGBlock(3, 8, num_convs)
     assert block(torch.randn(2, 3, 10, 7)).shape == (2, 8, 5, 3)
     convs = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == num_convs
     assert sum(p.numel() for p in block.parameters()) == (
         8 * (3 * 9 + 1) + (num_convs - 1) * 8 * (8 * 9 + 1))
     with pytest.raises(ValueError, match="num_convs"):
-        experiments.VGGBlock(3, 8, 0)
+        VGGBlock(3, 8, 0)
 
 
 def test_photos_are_the_sample_photograph_plus_the_learners_own(tmp_path):

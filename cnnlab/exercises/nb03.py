@@ -3,8 +3,8 @@
 import torch
 
 from cnnlab import arithmetic
-from cnnlab.experiments import VGGBlock
 from cnnlab.grading import Case, Exercise
+from cnnlab.models.vgg import VGGBlock
 from cnnlab.receptive_field import receptive_field
 
 

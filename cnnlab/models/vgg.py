@@ -15,8 +15,10 @@ from __future__ import annotations
 import itertools
 from functools import partial
 
+import torch
 from torch import nn
 
+from cnnlab.checks import integer
 from cnnlab.models import register
 from cnnlab.models.alexnet import POOL, AlexNet, Conv, Design, build
 
@@ -29,6 +31,31 @@ CONFIGS: dict[int, list[int | str]] = {
     19: [64, 64, POOL, 128, 128, POOL, 256, 256, 256, 256, POOL, 512, 512, 512, 512, POOL,
          512, 512, 512, 512, POOL],
 }  # fmt: skip
+
+
+class VGGBlock(nn.Module):
+    """``num_convs`` 3x3 convolutions (padding 1, each followed by ReLU), then a 2x2 max pool.
+
+    The unit notebook 03 builds VGG from. The registered models below keep torchvision's flat
+    ``features`` layout instead, so that its state_dicts load unchanged.
+
+    The padding keeps the side through the convolutions and the pool halves it: VGG's rule is
+    to double ``out_channels`` from one block to the next, so every block costs about the same.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_convs: int):
+        super().__init__()
+        in_channels, out_channels = integer("in_channels", in_channels), integer("out_channels", out_channels)
+        num_convs = integer("num_convs", num_convs)
+        layers: list[nn.Module] = []
+        for index in range(num_convs):
+            layers += [nn.Conv2d(in_channels if index == 0 else out_channels, out_channels, 3,
+                                 padding=1), nn.ReLU(inplace=True)]
+        self.convs = nn.Sequential(*layers)
+        self.pool = nn.MaxPool2d(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.convs(x))
 
 
 class VGG(AlexNet):
