@@ -87,19 +87,20 @@ def _cases(x):
     }
 
 
-def benchmark_rows(quick=False, devices=None):
+def benchmark_rows(quick=False, devices=None, cpu_sizes=None):
     """Time every case on each device, size and thread count; returns a list of Row.
 
     The cases of one group are timed in turn, in many short rounds, and each keeps its round with
     the lowest median: on a shared machine every case then gets some quiet moments, and other
-    people's bursts inflate no figure. `quick` runs fewer rounds on the same sizes.
+    people's bursts inflate no figure. `quick` runs fewer rounds; `cpu_sizes` ({name: shape})
+    replaces CPU_SIZES, e.g. with one tensor for a short demonstration.
     """
     devices = devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rounds, min_run_time = (3, 0.05) if quick else (12, 0.05)
     plan = []
     for device in devices:
         build_extension(device)  # compile now (raises if impossible): never time the fallback
-        sizes = GPU_SIZES if device == "cuda" else CPU_SIZES
+        sizes = GPU_SIZES if device == "cuda" else (cpu_sizes or CPU_SIZES)
         thread_counts = [None] if device == "cuda" else sorted({1, min(2, os.cpu_count() or 1)})
         plan += [(device, size, shape, threads) for size, shape in sizes.items()
                  for threads in thread_counts]
@@ -202,6 +203,17 @@ def check_targets(rows):
     return targets
 
 
+def contention_note(rows):
+    """A caution when copy_ itself barely sped up from 1 to 2 threads (busy cores), else None."""
+    copy_times = {r.threads: r.median_s for r in rows
+                  if r.device == "cpu" and r.size == "large" and r.case == COPY}
+    if 1 in copy_times and 2 in copy_times and copy_times[1] / copy_times[2] < 1.3:
+        return (f"note: copy_ itself sped up only {copy_times[1] / copy_times[2]:.2f}x on 2 threads, "
+                "so other programs were probably competing for the cores: read the 2-thread rows "
+                "with care, or rerun when the machine is quiet.")
+    return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter timing rounds")
@@ -210,11 +222,9 @@ def main(argv=None):
     print(format_table(rows))
     print()
     print("\n".join(str(target) for target in check_targets(rows)))
-    copy_times = {r.threads: r.median_s for r in rows
-                  if r.device == "cpu" and r.size == "large" and r.case == COPY}
-    if 1 in copy_times and 2 in copy_times and copy_times[1] / copy_times[2] < 1.3:
-        print("note: copy_ itself barely sped up on 2 threads, so other programs were probably "
-              "competing for the cores; rerun when the machine is quiet.")
+    note = contention_note(rows)
+    if note:
+        print(note)
 
 
 if __name__ == "__main__":
