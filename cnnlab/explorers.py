@@ -3,88 +3,25 @@
 Each explorer is a plain function that returns rows of data (:func:`conv_calculator`,
 :func:`compare_blocks`), so it can be tested and printed without a browser, plus a function that
 wraps it in ipywidgets controls (:func:`conv_calculator_widget`, :func:`block_comparator_widget`).
-:class:`Table` renders any list of row dicts as HTML in a notebook and as aligned text elsewhere;
-notebooks use it for their "seed says / we compute" comparisons too.
+Their rows are shown with :class:`cnnlab.tables.Table`.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 
 from cnnlab import arithmetic
+from cnnlab.tables import Table
 
 __all__ = [
-    "Table",
     "block_chart",
     "block_comparator_widget",
     "compare_blocks",
     "conv_calculator",
     "conv_calculator_widget",
 ]
-
-
-@dataclass(frozen=True)
-class Table:
-    """Rows (dicts sharing keys) shown as a table; ``formats`` maps a column to a format string.
-
-    Integers get thousands separators and floats four significant digits unless told otherwise.
-    """
-
-    rows: Sequence[Mapping[str, object]]
-    title: str = ""
-    formats: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self):
-        if not self.rows:
-            raise ValueError("rows must hold at least one dict.")
-        if any(not isinstance(row, Mapping) for row in self.rows):
-            raise TypeError("rows must be dicts (column name -> value).")
-        unknown = set(self.formats) - set(self.columns)
-        if unknown:
-            raise ValueError(f"formats names columns the rows lack: {sorted(unknown)}; "
-                             f"columns are {self.columns}.")
-
-    @property
-    def columns(self) -> list[str]:
-        """Column names in first-seen order across all rows."""
-        return list(dict.fromkeys(key for row in self.rows for key in row))
-
-    def _cell(self, column: str, value: object) -> str:
-        if value is None:
-            return ""
-        if column in self.formats:
-            return self.formats[column].format(value)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return str(value)
-        return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
-
-    def _cells(self) -> list[list[str]]:
-        return [[self._cell(c, row.get(c)) for c in self.columns] for row in self.rows]
-
-    def __str__(self) -> str:
-        body = self._cells()
-        widths = [max(len(line[i]) for line in [self.columns, *body])
-                  for i in range(len(self.columns))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-                 for line in [self.columns, *body]]
-        lines.insert(1, "-" * max(len(line) for line in lines))
-        return "\n".join(([self.title] if self.title else []) + lines)
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(str(self))
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in line) + "</tr>"
-            for line in self._cells()
-        )
-        caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
-        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 # ---------------------------------------------------------------------------- convolution calculator

@@ -21,7 +21,6 @@ Cross-checks, and what the published figures mean:
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
+
+from cnnlab.tables import Table
 
 __all__ = ["Summary", "published_gmacs", "summary"]
 
@@ -115,59 +116,32 @@ class Summary:
             totals[row["type"]] = totals.get(row["type"], 0) + row[column]
         return dict(sorted(totals.items(), key=lambda item: item[1], reverse=True))
 
-    def _table(self) -> tuple[list[str], list[list[str]], list[str]]:
-        header = ["Layer", "Type", "Output shape", "Params", "MACs", "Activation bytes", "Ratio"]
-        body = [
-            [
-                row["name"] + (f" #{row['call']}" if row["call"] > 1 else ""),
-                row["type"],
-                "x".join(map(str, row["out_shape"])),
-                f"{row['params']:,}",
-                f"{row['macs']:,}",
-                f"{row['activation_bytes']:,}",
-                f"{row['ratio']:.2f}",
-            ]
+    def _table(self) -> Table:
+        rows = [
+            {
+                "Layer": row["name"] + (f" #{row['call']}" if row["call"] > 1 else ""),
+                "Type": row["type"],
+                "Output shape": "x".join(map(str, row["out_shape"])),
+                "Params": row["params"],
+                "MACs": row["macs"],
+                "Activation bytes": row["activation_bytes"],
+                "Ratio": row["ratio"],
+            }
             for row in self.rows
         ]
-        footer = [
-            "Total", "", "", f"{self.total_params:,}", f"{self.total_macs:,}",
-            f"{self.total_activation_bytes:,}", "",
-        ]
-        return header, body, footer
-
-    def __str__(self) -> str:
-        header, body, footer = self._table()
-        widths = [max(len(line[i]) for line in (header, *body, footer)) for i in range(len(header))]
-
-        def line(cells: list[str]) -> str:
-            left = [cell.ljust(width) for cell, width in zip(cells[:3], widths, strict=False)]
-            right = [cell.rjust(width) for cell, width in zip(cells[3:], widths[3:], strict=True)]
-            return "  ".join(left + right).rstrip()
-
-        rule = "-" * len(line(header))
+        totals = {"Layer": "Total", "Params": self.total_params, "MACs": self.total_macs,
+                  "Activation bytes": self.total_activation_bytes}
         notes = (
             f"FLOPs = 2 x MACs = {self.total_flops:,}; input {self.input_bytes:,} bytes; "
             f"{self.dtype_bytes} bytes per element"
         )
-        return "\n".join([line(header), rule, *map(line, body), rule, line(footer), notes])
+        return Table(rows, formats={"Ratio": "{:.2f}"}, footer=totals, notes=notes)
+
+    def __str__(self) -> str:
+        return str(self._table())
 
     def _repr_html_(self) -> str:
-        header, body, footer = self._table()
-
-        def cells(tag: str, values: list[str]) -> str:
-            return "".join(
-                f'<{tag} style="text-align:{"left" if i < 3 else "right"}">'
-                f"{html.escape(value)}</{tag}>"
-                for i, value in enumerate(values)
-            )
-
-        rows = "".join(f"<tr>{cells('td', values)}</tr>" for values in body)
-        return (
-            f"<table><thead><tr>{cells('th', header)}</tr></thead><tbody>{rows}</tbody>"
-            f"<tfoot><tr>{cells('th', footer)}</tr></tfoot></table>"
-            f"<p>FLOPs = 2 x MACs = {self.total_flops:,}; {self.dtype_bytes} bytes per element."
-            "</p>"
-        )
+        return self._table()._repr_html_()
 
 
 def _adaptive_window_total(in_size: int, out_size: int) -> int:

@@ -18,7 +18,6 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sequ
 from tqdm.auto import tqdm
 
 from cnnlab import config
+from cnnlab.tables import Table
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -293,8 +293,8 @@ class Evaluation:
         examples = int(self.confusion.sum())
         return f"top-1 {self.top1:.2f}%{top5} · loss {self.loss:.4f} · {examples} examples"
 
-    def _shown_rows(self) -> tuple[list[tuple[str, str, int]], str]:
-        """Rows worth printing: every class, or the weakest and strongest when there are many."""
+    def _table(self) -> Table:
+        """Every class, or the weakest and strongest when there are too many to read."""
         rows = self.per_class
         note = ""
         if len(rows) > MAX_TABLE_ROWS:
@@ -303,27 +303,15 @@ class Evaluation:
             rows = present if len(present) <= 2 * half else present[:half] + present[-half:]
             note = (f"{len(rows)} of {len(self.per_class)} classes, lowest and highest accuracy; "
                     "all of them are in .per_class")
-        shown = [(name, "n/a" if acc is None else f"{acc:.1f}%", count)
+        shown = [{"class": name, "accuracy": "n/a" if acc is None else acc, "count": count}
                  for name, acc, count in rows]
-        return shown, note
+        return Table(shown, title=self._headline(), formats={"accuracy": "{:.1f}%"}, notes=note)
 
     def __str__(self) -> str:
-        rows, note = self._shown_rows()
-        width = max(len("class"), *(len(name) for name, _, _ in rows))
-        lines = [self._headline(), f"{'class':<{width}}  accuracy  count"]
-        lines += [f"{name:<{width}}  {acc:>8}  {count:>5}" for name, acc, count in rows]
-        return "\n".join(lines + ([f"({note})"] if note else []))
+        return str(self._table())
 
     def _repr_html_(self) -> str:
-        rows, note = self._shown_rows()
-        body = "".join(
-            f"<tr><td>{escape(name)}</td><td style='text-align:right'>{acc}</td>"
-            f"<td style='text-align:right'>{count}</td></tr>"
-            for name, acc, count in rows
-        )
-        caption = f"<p><i>{escape(note)}</i></p>" if note else ""
-        return (f"<p><b>{escape(self._headline())}</b></p><table><tr><th>class</th>"
-                f"<th>accuracy</th><th>count</th></tr>{body}</table>{caption}")
+        return self._table()._repr_html_()
 
 
 def evaluate(

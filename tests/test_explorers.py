@@ -21,32 +21,6 @@ def _params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-# ---------------------------------------------------------------------------- Table
-
-
-def test_table_renders_rows_as_text_and_escaped_html():
-    rows = [{"layer": "conv<1>", "params": 34944, "ratio": 219.6457},
-            {"layer": "fc", "params": 4097000, "note": "no ratio"}]
-    table = explorers.Table(rows, title="AlexNet", formats={"ratio": "{:.1f}"})
-    assert table.columns == ["layer", "params", "ratio", "note"]
-    text = str(table)
-    assert text.splitlines()[0] == "AlexNet"
-    assert "34,944" in text and "4,097,000" in text and "219.6" in text and "219.65" not in text
-    page = table._repr_html_()
-    assert "conv&lt;1&gt;" in page and "<caption>AlexNet</caption>" in page
-    assert page.count("<tr>") == len(rows) + 1
-
-
-@pytest.mark.parametrize(("kwargs", "error", "name"), [
-    ({"rows": []}, ValueError, "rows"),
-    ({"rows": [("a", 1)]}, TypeError, "rows"),
-    ({"rows": [{"a": 1}], "formats": {"b": "{:.1f}"}}, ValueError, "formats"),
-])
-def test_table_rejects_bad_rows(kwargs, error, name):
-    with pytest.raises(error, match=name):
-        explorers.Table(**kwargs)
-
-
 # ---------------------------------------------------------------------------- convolution calculator
 
 CONV_CONFIGS = [

@@ -228,8 +228,14 @@ def test_top_totals_and_rendering():
     assert sum(by_type.values()) == table.total_macs
     text = str(table)
     assert f"{table.total_params:,}" in text and f"{table.total_macs:,}" in text
+    assert text.splitlines()[-2].split() == ["Total", f"{table.total_params:,}",
+                                             f"{table.total_macs:,}",
+                                             f"{table.total_activation_bytes:,}"]
+    flops_note = f"FLOPs = 2 x MACs = {table.total_flops:,}"
+    assert text.splitlines()[-1].startswith(flops_note)
     page = table._repr_html_()
     assert page.startswith("<table>") and f"{table.total_macs:,}" in page
+    assert "<tfoot>" in page and flops_note in page
     with pytest.raises(ValueError, match="by must be one of"):
         table.top(3, by="name")
     with pytest.raises(ValueError, match="n must be"):
