@@ -4,6 +4,7 @@ import torch
 
 from cnnlab import arithmetic
 from cnnlab.data import pca_lighting
+from cnnlab.exercises.nb01 import conv_params  # one reference for square convs, grouped or not
 from cnnlab.grading import Case, Exercise
 
 LENET_WIDTHS = (6, 16, 120)  # maps of C1, C3 and C5
@@ -23,19 +24,6 @@ def lenet_output_shapes(size: int, kernel_size: int = 5) -> list[tuple[int, int,
             side = arithmetic.conv_output_size(side, 2, 2)
             shapes.append((channels, side, side))
     return shapes
-
-
-def conv_params(in_channels: int, out_channels: int, kernel_size: int, bias: bool = True) -> int:
-    """Parameters of a square ``nn.Conv2d``: one k x k x in_channels filter per output map."""
-    return arithmetic.conv2d(in_channels, out_channels, kernel_size, kernel_size,
-                             bias=bias).params
-
-
-def grouped_conv_params(in_channels: int, out_channels: int, kernel_size: int, groups: int,
-                        bias: bool = True) -> int:
-    """Parameters of a square convolution whose filters each see ``in_channels / groups`` maps."""
-    return arithmetic.conv2d(in_channels, out_channels, kernel_size, kernel_size, groups=groups,
-                             bias=bias).params
 
 
 def _pca_case(seed: int, height: int, width: int) -> tuple[torch.Tensor, ...]:
@@ -79,7 +67,7 @@ EXERCISES = [
     Exercise(
         id="02.grouped_conv_params",
         points=1,
-        reference=grouped_conv_params,
+        reference=conv_params,
         visible=[Case((96, 256, 5, 2), why="AlexNet's conv2 over two GPUs"),
                  Case((96, 256, 5, 1), why="the same layer on one GPU")],
         hidden=[Case((384, 384, 3, 2), why="conv4"), Case((384, 256, 3, 2), {"bias": False}),
