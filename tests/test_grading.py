@@ -21,6 +21,15 @@ def test_same_compares_structure_with_tolerance():
     assert not grading.same({"params": 5}, {"params": 6})
 
 
+def test_same_bits_tells_signed_zeros_apart_and_matches_nans():
+    x = torch.tensor([0.0, float("nan"), 1.0])
+    assert grading.same_bits(x, x.clone())
+    assert not grading.same_bits(x, torch.tensor([-0.0, float("nan"), 1.0]))
+    assert torch.equal(torch.tensor([0.0]), torch.tensor([-0.0]))  # what torch.equal misses
+    assert not grading.same_bits(x, x.double()) and not grading.same_bits(x, x[:2])
+    assert grading.same_bits(x.to(torch.bfloat16), x.to(torch.bfloat16))
+
+
 def test_rel_error():
     assert grading.rel_error(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0])) == 0
     assert grading.rel_error(1.0, 1.1) == pytest.approx(0.1 / 2.1)

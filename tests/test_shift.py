@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from cnnlab.grading import same_bits
 from cnnlab.ops import (
     Shift,
     ShiftBuildError,
@@ -36,8 +37,6 @@ SHAPES = [(2, 18, 5, 7), (1, 4, 3, 3), (3, 11, 1, 6), (2, 20, 6, 1), (0, 9, 4, 4
           (2, 9, 0, 3), (1, 29, 9, 10)]
 # (kernel_size, dilation), including a dilation larger than the map.
 OPTIONS = [(3, 1), (3, 2), (5, 1), (1, 1), (3, 7)]
-_BITS = {torch.float64: torch.int64, torch.float32: torch.int32, torch.float16: torch.int16,
-         torch.bfloat16: torch.int16}
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +69,7 @@ def reference_adjoint(y, kernel_size, dilation, grouping):
 
 
 def assert_bitwise_equal(actual, expected):
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    bits = _BITS[actual.dtype]
-    assert torch.equal(actual.contiguous().view(bits), expected.contiguous().view(bits))
+    assert same_bits(actual, expected), f"{actual} differs from {expected} in its bits"
 
 
 # --- the definition ----------------------------------------------------------------------------

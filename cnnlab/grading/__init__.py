@@ -107,6 +107,17 @@ def rel_error(x, y) -> float:
     return float(((x - y).abs() / (x.abs() + y.abs()).clamp_min(1e-8)).max())
 
 
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal bit for bit, stricter than ``torch.equal``: -0.0 differs from +0.0, NaN equals NaN.
+
+    How a kernel is checked against its reference when both should do exactly the same thing.
+    """
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    bits = {8: torch.int64, 4: torch.int32, 2: torch.int16, 1: torch.int8}[a.element_size()]
+    return torch.equal(a.contiguous().view(bits), b.contiguous().view(bits))
+
+
 def score(exercise: Exercise, result: dict, hidden: bool = True) -> Score:
     """Score what :func:`cnnlab.grading.probes.answer` returned for ``exercise``."""
     cases = exercise.cases(hidden)
@@ -238,4 +249,5 @@ def for_notebook(number: str) -> list[Exercise]:
 
 
 __all__ = ["Case", "Exercise", "Score", "check", "for_notebook", "get", "grade_definition",
-           "passes", "registry", "rel_error", "same", "score", "solution_or_reference"]
+           "passes", "registry", "rel_error", "same", "same_bits", "score",
+           "solution_or_reference"]
