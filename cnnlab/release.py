@@ -4,7 +4,9 @@
 code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``# YOUR CODE HERE`` +
 ``raise NotImplementedError()`` (a markdown answer becomes ``YOUR ANSWER HERE``), lines between
 ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed, outputs are cleared and
-metadata is reduced to what Jupyter needs. ``--check`` writes nothing and fails, listing the files,
+metadata is reduced to what Jupyter needs. A student copy that has been run (it holds
+outputs) is renamed aside, ``NN_name.<time>.ipynb.bak``, before it is replaced: a learner's
+answers are never overwritten. ``--check`` writes nothing and fails, listing the files,
 when notebooks/ is out of date or a stub is missing. ``--execute PATH...`` re-runs solution
 notebooks in place so their stored outputs are fresh (run it in the smoke profile: ``make outputs``).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -94,6 +97,22 @@ def stub_problems(student: nbformat.NotebookNode, number: str) -> list[str]:
     return problems
 
 
+def _keep_learner_work(target: Path) -> None:
+    """A student copy someone has run (it holds outputs) is renamed aside, never overwritten."""
+    try:
+        ran = any(cell.get("outputs") or cell.get("execution_count")
+                  for cell in nbformat.read(target, as_version=4).cells)
+    except FileNotFoundError:
+        return
+    except Exception:  # unreadable: keep it too, it may still be someone's work
+        ran = True
+    if ran:
+        kept = target.with_name(f"{target.stem}.{time.strftime('%Y%m%d-%H%M%S')}.ipynb.bak")
+        target.rename(kept)
+        print(f"{target.name} held someone's work (it had been run): kept as {kept.name}",
+              file=sys.stderr)
+
+
 def release(solutions: Path, notebooks: Path, check: bool) -> list[str]:
     """Write (or with ``check``, compare) every student copy; the list of problems found."""
     problems = []
@@ -106,7 +125,8 @@ def release(solutions: Path, notebooks: Path, check: bool) -> list[str]:
         if check:
             if not target.exists() or target.read_text() != text:
                 problems.append(f"{target} is out of date")
-        else:
+        elif not target.exists() or target.read_text() != text:
+            _keep_learner_work(target)
             target.write_text(text)
     expected = {p.name for p in sources}
     problems += [f"{p} has no source in {solutions}" for p in sorted(notebooks.glob("*.ipynb"))

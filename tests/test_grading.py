@@ -138,3 +138,19 @@ def test_release_check_lists_out_of_date_files(tmp_path):
     (notebooks / "99_orphan.ipynb").unlink()
     assert release.release(solutions, notebooks, check=False) == []
     assert release.release(solutions, notebooks, check=True) == []
+
+
+def test_release_keeps_a_copy_someone_has_run(tmp_path, capsys):
+    solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir(), notebooks.mkdir()
+    write_notebook(solutions / "00_x.ipynb", RIGHT_ACCURACY, CHECK_ACCURACY)
+    worked = write_notebook(notebooks / "00_x.ipynb", "def accuracy(l, y):\n    return 42.0")
+    nb = nbformat.read(worked, as_version=4)
+    nb.cells[0].execution_count = 1
+    nbformat.write(nb, worked)
+    assert release.release(solutions, notebooks, check=False) == []
+    (kept,) = notebooks.glob("00_x.*.ipynb.bak")
+    assert "return 42.0" in kept.read_text() and "kept as" in capsys.readouterr().err
+    assert "YOUR CODE HERE" in (notebooks / "00_x.ipynb").read_text()
+    release.release(solutions, notebooks, check=False)  # a fresh copy is simply left as it is
+    assert len(list(notebooks.glob("*.bak"))) == 1
