@@ -1,7 +1,8 @@
-"""What a layer or block costs, in closed form: shapes, parameters, MACs, memory.
+"""What a layer costs, in closed form, and the dissertation's equations for its blocks.
 
-Every function takes plain ints and returns a :class:`Cost`, so a notebook can derive a number
-by hand, compute it here, and check it against :func:`cnnlab.summary.summary` on a real module.
+Every layer function takes plain ints and returns a :class:`Cost`, so a notebook can derive a
+number by hand, compute it here, and check it against :func:`cnnlab.summary.cost_of` on a real
+module.
 
 Conventions (the same in :mod:`cnnlab.summary`):
 
@@ -20,10 +21,12 @@ Conventions (the same in :mod:`cnnlab.summary`):
   included); ``elements_moved`` counts, for every layer, its input read, its weights read and its
   output written. Intermediate maps are therefore counted twice: once written, once read.
 * Layer functions (:func:`conv2d`, :func:`linear`, ...) mirror ``torch.nn`` defaults (bias on,
-  padding 0). Block functions default to the dissertation's bare count (no bias, no batch norm)
-  and pad every spatial convolution by ``(kernel_size - 1) // 2``, which keeps odd kernels "same"
-  at stride 1 and gives pix2pix's halving for ``kernel_size=4, stride=2``; convolutions inside
-  blocks are followed by their batch norm (conv -> BN), never preceded.
+  padding 0). :func:`same_conv2d` and :func:`depthwise_separable_conv2d` are the dissertation's
+  bare count: no bias, padding ``(kernel_size - 1) // 2``.
+* The dissertation's equations are here as functions named after what they compute
+  (``params_*`` for eqs. 3.4-3.16 and 4.1-4.9, ``savings_*``, ``ratio_*``). Blocks are modules
+  (:mod:`cnnlab.layers`); what a block costs is measured from its module with
+  :func:`cnnlab.summary.cost_of`, never written here a second time.
 """
 
 from __future__ import annotations
@@ -33,10 +36,9 @@ import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from cnnlab.checks import choice, divides, integer
+from cnnlab.checks import choice, divides, integer, pair
 
 __all__ = [
-    "GOOGLENET_INCEPTION",
     "Cost",
     "attainable_flops",
     "batch_norm2d",
@@ -46,9 +48,19 @@ __all__ = [
     "conv_output_size",
     "depthwise_conv2d",
     "depthwise_separable_conv2d",
-    "fire_module",
-    "inception_module",
     "linear",
+    "params_bottleneck",
+    "params_dsc",
+    "params_fire",
+    "params_fire_dsc",
+    "params_fire_shift",
+    "params_fire_shuffle",
+    "params_residual",
+    "params_residual_dsc",
+    "params_residual_shuffle",
+    "params_shift_module",
+    "params_shuffle_unit",
+    "params_standard_conv",
     "pointwise_conv2d",
     "pool2d",
     "ratio_bottleneck",
@@ -57,16 +69,12 @@ __all__ = [
     "ratio_dsc",
     "ratio_shift",
     "ratio_shuffle",
-    "residual_block",
+    "same_conv2d",
     "savings_dsc",
     "savings_shift",
     "savings_shuffle",
-    "shift_module",
-    "shuffle_unit",
 ]
 
-SPATIAL_FORMS = ("conv", "dsc", "shuffle", "shift")
-SHORTCUTS = ("auto", "identity", "projection", "none")
 
 
 @dataclass(frozen=True)
@@ -126,15 +134,6 @@ class Cost:
 
 
 # ---------------------------------------------------------------------------- argument checks
-
-
-def _pair(name: str, value: object, minimum: int) -> tuple[int, int]:
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a (height, width) pair, got {value!r}.")
-        return integer(name, value[0], minimum), integer(name, value[1], minimum)
-    number = integer(name, value, minimum)
-    return number, number
 
 
 def _kernel(kernel_size: object) -> int:
@@ -206,11 +205,11 @@ def conv2d(
     groups = integer("groups", groups, 1)
     divides("groups", groups, "in_channels", in_channels)
     divides("groups", groups, "out_channels", out_channels)
-    height, width = _pair("in_size", in_size, 1)
-    kernel = _pair("kernel_size", kernel_size, 1)
-    strides = _pair("stride", stride, 1)
-    pads = _pair("padding", padding, 0)
-    dilations = _pair("dilation", dilation, 1)
+    height, width = pair("in_size", in_size, 1)
+    kernel = pair("kernel_size", kernel_size, 1)
+    strides = pair("stride", stride, 1)
+    pads = pair("padding", padding, 0)
+    dilations = pair("dilation", dilation, 1)
     out_size = tuple(
         conv_output_size(n, k, s, p, d)
         for n, k, s, p, d in zip((height, width), kernel, strides, pads, dilations, strict=True)
@@ -277,7 +276,7 @@ def pointwise_conv2d(
 def batch_norm2d(channels: int, in_size: int | tuple[int, int], *, dtype_bytes: int = 4) -> Cost:
     """Inference-time batch norm: params ``= 2C``, MACs ``= C*H*W`` (one scale-and-shift each)."""
     channels = integer("channels", channels, 1)
-    height, width = _pair("in_size", in_size, 1)
+    height, width = pair("in_size", in_size, 1)
     elements = channels * height * width
     return Cost(
         in_shape=(channels, height, width),
@@ -325,10 +324,10 @@ def pool2d(
     """
     mode = choice("mode", mode, ("max", "avg"))
     channels = integer("channels", channels, 1)
-    height, width = _pair("in_size", in_size, 1)
-    kernel = _pair("kernel_size", kernel_size, 1)
-    strides = kernel if stride is None else _pair("stride", stride, 1)
-    pads = _pair("padding", padding, 0)
+    height, width = pair("in_size", in_size, 1)
+    kernel = pair("kernel_size", kernel_size, 1)
+    strides = kernel if stride is None else pair("stride", stride, 1)
+    pads = pair("padding", padding, 0)
     out_size = tuple(
         conv_output_size(n, k, s, p, ceil_mode=ceil_mode)
         for n, k, s, p in zip((height, width), kernel, strides, pads, strict=True)
@@ -392,47 +391,6 @@ def concat(*costs: Cost) -> Cost:
     return _total(costs, costs[0].in_shape, (channels, *sizes.pop()))
 
 
-def _added(main: Cost, shortcut: Cost | None) -> Cost:
-    """A residual sum: both paths' costs; the addition itself is free (done in place)."""
-    if shortcut is None:
-        return main
-    if shortcut.out_shape != main.out_shape:
-        raise ValueError(
-            f"the shortcut gives {shortcut.out_shape} but the main path {main.out_shape}; "
-            "use another stride or kernel_size so both agree."
-        )
-    return _total((main, shortcut), main.in_shape, main.out_shape)
-
-
-# ---------------------------------------------------------------------------- blocks
-
-
-def _size(cost: Cost) -> tuple[int, int]:
-    return cost.out_shape[1], cost.out_shape[2]
-
-
-def _conv_bn(
-    in_channels: int,
-    out_channels: int,
-    in_size: int | tuple[int, int],
-    kernel_size: int,
-    *,
-    stride: int = 1,
-    groups: int = 1,
-    bias: bool,
-    batch_norm: bool,
-    dtype_bytes: int,
-) -> Cost:
-    """A block's convolution: padded by (K - 1) // 2, then batch norm when counted."""
-    conv = conv2d(
-        in_channels, out_channels, in_size, kernel_size, stride=stride,
-        padding=(kernel_size - 1) // 2, groups=groups, bias=bias, dtype_bytes=dtype_bytes,
-    )
-    if not batch_norm:
-        return conv
-    return chain(conv, batch_norm2d(out_channels, _size(conv), dtype_bytes=dtype_bytes))
-
-
 def depthwise_separable_conv2d(
     in_channels: int,
     out_channels: int,
@@ -440,335 +398,136 @@ def depthwise_separable_conv2d(
     kernel_size: int = 3,
     *,
     stride: int = 1,
-    bias: bool = False,
-    batch_norm: bool = False,
     dtype_bytes: int = 4,
 ) -> Cost:
-    """Depthwise KxK (carries the stride) then pointwise 1x1, each with its BN when counted.
+    """Depthwise KxK ("same" padding, carries the stride) then pointwise 1x1, no bias.
 
-    Params ``= K^2 M + M N`` (eq. 3.5), MACs ``= F'^2 (K^2 M + M N)`` (eq. 3.2).
+    Params ``= K^2 M + M N`` (eq. 3.5), MACs ``= F'^2 (K^2 M + M N)`` (eq. 3.2). The module,
+    with its norms, is :class:`cnnlab.layers.DepthwiseSeparable`.
     """
     kernel_size = _kernel(kernel_size)
-    depthwise = _conv_bn(
-        in_channels, in_channels, in_size, kernel_size, stride=stride, groups=in_channels,
-        bias=bias, batch_norm=batch_norm, dtype_bytes=dtype_bytes,
-    )
-    pointwise = _conv_bn(
-        in_channels, out_channels, _size(depthwise), 1, bias=bias, batch_norm=batch_norm,
-        dtype_bytes=dtype_bytes,
-    )
-    return chain(depthwise, pointwise)
+    depthwise = depthwise_conv2d(in_channels, in_size, kernel_size, stride=stride,
+                                 padding=(kernel_size - 1) // 2, bias=False,
+                                 dtype_bytes=dtype_bytes)
+    return chain(depthwise, pointwise_conv2d(in_channels, out_channels, depthwise.out_shape[1:],
+                                             bias=False, dtype_bytes=dtype_bytes))
 
 
-def _shortcut(
-    kind: str,
+def same_conv2d(
     in_channels: int,
     out_channels: int,
-    in_size: int | tuple[int, int],
-    stride: int,
+    size: int,
+    kernel_size: int,
     *,
-    bias: bool,
-    batch_norm: bool,
-    dtype_bytes: int,
-) -> Cost | None:
-    """The residual path: free identity, a strided 1x1 projection (+BN), or none at all."""
-    kind = choice("shortcut", kind, SHORTCUTS)
-    same_shape = in_channels == out_channels and stride == 1
-    if kind == "auto":
-        kind = "identity" if same_shape else "projection"
-    if kind == "none":
-        return None
-    if kind == "identity":
-        if not same_shape:
-            raise ValueError(
-                "shortcut='identity' needs in_channels == out_channels and stride == 1; "
-                "use shortcut='projection' (or 'auto')."
-            )
-        return None
-    return _conv_bn(
-        in_channels, out_channels, in_size, 1, stride=stride, bias=bias, batch_norm=batch_norm,
-        dtype_bytes=dtype_bytes,
-    )
-
-
-def residual_block(
-    in_channels: int,
-    out_channels: int,
-    in_size: int | tuple[int, int],
-    *,
-    kind: str = "basic",
-    spatial: str = "conv",
-    mid_channels: int | None = None,
-    kernel_size: int = 3,
-    stride: int = 1,
     groups: int = 1,
-    expand_groups: int | None = None,
-    bias: bool = False,
-    batch_norm: bool = False,
-    shortcut: str = "auto",
-    dtype_bytes: int = 4,
-) -> Cost:
-    """A residual block with a pluggable spatial operator, plus its shortcut.
-
-    ``kind="basic"``: two spatial operators M -> m (stride) -> N, each a KxK convolution
-    (``spatial="conv"``, grouped by ``groups``; params ``2 K^2 m M`` for M = N, eq. 4.5) or a
-    depthwise-separable convolution (``"dsc"``; ``K^2 (M + m) + 2 m M``, eq. 4.6).
-
-    ``kind="bottleneck"``: 1x1 M -> m, spatial operator on m channels, 1x1 m -> N.
-    The spatial operator is a KxK convolution (``"conv"``, grouped by ``groups`` as in ResNeXt;
-    ``m (2M + m K^2)``, eqs. 3.10/4.7), a DSC m -> m (``"dsc"``), a channel shuffle + KxK
-    depthwise with both 1x1s grouped by ``groups`` and ``expand_groups`` (``"shuffle"``, the
-    ShuffleNet unit: ``2Mm/g + K^2 m``, eq. 3.11; eq. 4.8 is ``expand_groups = 2 * groups``;
-    with ``groups=1`` it is MobileNetV2's inverted residual), or a shift (``"shift"``, the shift
-    module ``2 M m``, eqs. 3.16/4.9; the shift has no cost whatever its kernel, so the stride
-    moves to the last 1x1, which "pools after the shift").
-
-    ``mid_channels`` defaults to N for basic blocks and N // 4 for bottlenecks (ResNet's
-    expansion of 4). ``shortcut``: ``"identity"`` (free; needs M = N and stride 1),
-    ``"projection"`` (strided 1x1 + BN when counted), ``"none"`` (pix2pix's encoder),
-    ``"auto"`` (identity when shapes allow, else projection, as torchvision's ResNet).
-    ``bias`` and ``batch_norm`` apply to every convolution, the projection included;
-    ``groups`` must stay 1 for ``"dsc"`` and ``"shift"``, which have nothing to group.
-    """
-    kind = choice("kind", kind, ("basic", "bottleneck"))
-    spatial = choice("spatial", spatial, SPATIAL_FORMS)
-    in_channels = integer("in_channels", in_channels, 1)
-    out_channels = integer("out_channels", out_channels, 1)
-    kernel_size = _kernel(kernel_size)
-    stride = integer("stride", stride, 1)
-    groups = integer("groups", groups, 1)
-    expand_groups = groups if expand_groups is None else integer("expand_groups", expand_groups, 1)
-    default_mid = out_channels if kind == "basic" else max(out_channels // 4, 1)
-    mid = default_mid if mid_channels is None else integer("mid_channels", mid_channels, 1)
-    layer = {"bias": bias, "batch_norm": batch_norm, "dtype_bytes": dtype_bytes}
-    if spatial in ("dsc", "shift") and groups != 1:
-        raise ValueError(f"groups={groups} has no convolution to group in spatial={spatial!r}; "
-                         "leave groups=1 or use spatial='conv' or 'shuffle'.")
-    if spatial != "shuffle" and expand_groups != groups:
-        raise ValueError("expand_groups applies to spatial='shuffle' only; leave it unset.")
-
-    if kind == "basic":
-        if spatial == "conv":
-            first = _conv_bn(in_channels, mid, in_size, kernel_size, stride=stride,
-                             groups=groups, **layer)
-            second = _conv_bn(mid, out_channels, _size(first), kernel_size, groups=groups,
-                              **layer)
-        elif spatial == "dsc":
-            first = depthwise_separable_conv2d(in_channels, mid, in_size, kernel_size,
-                                               stride=stride, **layer)
-            second = depthwise_separable_conv2d(mid, out_channels, _size(first), kernel_size,
-                                                **layer)
-        else:
-            raise ValueError(
-                f"spatial={spatial!r} is defined for kind='bottleneck' (the dissertation's "
-                f"{'ShuffleNet unit' if spatial == 'shuffle' else 'shift module'}); "
-                "use kind='bottleneck' or spatial='conv'/'dsc'."
-            )
-        main = chain(first, second)
-    else:
-        shuffled = spatial == "shuffle"
-        if shuffled:
-            divides("groups", groups, "in_channels", in_channels)
-            divides("groups", groups, "mid_channels", mid)
-            divides("expand_groups", expand_groups, "mid_channels", mid)
-            divides("expand_groups", expand_groups, "out_channels", out_channels)
-        reduce = _conv_bn(in_channels, mid, in_size, 1, groups=groups if shuffled else 1,
-                          **layer)
-        size = _size(reduce)
-        if spatial == "conv":
-            middle = [_conv_bn(mid, mid, size, kernel_size, stride=stride, groups=groups,
-                               **layer)]
-        elif spatial == "dsc":
-            middle = [depthwise_separable_conv2d(mid, mid, size, kernel_size, stride=stride,
-                                                 **layer)]
-        elif shuffled:
-            middle = [_conv_bn(mid, mid, size, kernel_size, stride=stride, groups=mid, **layer)]
-        else:
-            middle = []
-        expand = _conv_bn(
-            mid, out_channels, _size(middle[-1]) if middle else size, 1,
-            stride=1 if middle else stride, groups=expand_groups if shuffled else 1, **layer,
-        )
-        main = chain(reduce, *middle, expand)
-    return _added(main, _shortcut(shortcut, in_channels, out_channels, in_size, stride, **layer))
-
-
-def shuffle_unit(
-    in_channels: int,
-    out_channels: int,
-    in_size: int | tuple[int, int],
-    mid_channels: int,
-    *,
-    groups: int,
-    expand_groups: int | None = None,
-    kernel_size: int = 3,
     stride: int = 1,
-    bias: bool = False,
-    batch_norm: bool = False,
-    shortcut: str = "auto",
     dtype_bytes: int = 4,
 ) -> Cost:
-    """ShuffleNet unit: grouped 1x1 -> shuffle -> KxK depthwise -> grouped 1x1 (+ shortcut).
-
-    Params ``= 2Mm/g + K^2 m`` (eq. 3.11), MACs ``= F^2 (2Mm/g + K^2 m)`` (eq. 3.8) for M = N.
-    Same as ``residual_block(kind="bottleneck", spatial="shuffle")``.
-    """
-    return residual_block(
-        in_channels, out_channels, in_size, kind="bottleneck", spatial="shuffle",
-        mid_channels=mid_channels, kernel_size=kernel_size, stride=stride, groups=groups,
-        expand_groups=expand_groups, bias=bias, batch_norm=batch_norm, shortcut=shortcut,
-        dtype_bytes=dtype_bytes,
-    )
-
-
-def shift_module(
-    in_channels: int,
-    out_channels: int,
-    in_size: int | tuple[int, int],
-    mid_channels: int,
-    *,
-    stride: int = 1,
-    bias: bool = False,
-    batch_norm: bool = False,
-    shortcut: str = "auto",
-    dtype_bytes: int = 4,
-) -> Cost:
-    """Shift module: 1x1 M -> m, shift (free), 1x1 m -> N carrying the stride (+ shortcut).
-
-    Params ``= 2Mm`` (eq. 3.16/4.9), MACs ``= 2 M m F^2``, whatever the shift's kernel size.
-    Same as ``residual_block(kind="bottleneck", spatial="shift")``.
-    """
-    return residual_block(
-        in_channels, out_channels, in_size, kind="bottleneck", spatial="shift",
-        mid_channels=mid_channels, stride=stride, bias=bias, batch_norm=batch_norm,
-        shortcut=shortcut, dtype_bytes=dtype_bytes,
-    )
-
-
-def fire_module(
-    in_channels: int,
-    in_size: int | tuple[int, int],
-    squeeze_channels: int,
-    expand1x1_channels: int,
-    expand3x3_channels: int,
-    *,
-    spatial: str = "conv",
-    kernel_size: int = 3,
-    groups: int = 1,
-    bias: bool = False,
-    batch_norm: bool = False,
-    dtype_bytes: int = 4,
-) -> Cost:
-    """SqueezeNet's fire module: squeeze 1x1 M -> s, then expand 1x1 s -> e1 || KxK s -> e3.
-
-    ``spatial`` replaces the expand-KxK branch: ``"conv"`` a KxK convolution
-    (``Ms + s e1 + K^2 s e3``; eq. 4.1 has e1 = e3 = N/2); ``"dsc"`` a depthwise KxK + pointwise
-    s -> e3 (eq. 4.2); ``"shift"`` a shift + pointwise s -> e3 (eq. 4.4); ``"shuffle"`` a
-    channel shuffle + KxK depthwise s -> e3 (e3 a multiple of s), with the squeeze and
-    expand-1x1 convolutions grouped by ``groups`` (eq. 4.3 is e3 = s: ``Ms/g + s e1/g + K^2 s``).
-    torchvision's SqueezeNet uses ``bias=True``; the dissertation's CIFAR version adds BN.
-    """
-    spatial = choice("spatial", spatial, SPATIAL_FORMS)
-    squeeze_channels = integer("squeeze_channels", squeeze_channels, 1)
-    expand1x1_channels = integer("expand1x1_channels", expand1x1_channels, 1)
-    expand3x3_channels = integer("expand3x3_channels", expand3x3_channels, 1)
+    """The convolution the dissertation's equations assume: "same" padding, no bias."""
     kernel_size = _kernel(kernel_size)
-    groups = integer("groups", groups, 1)
-    if spatial != "shift" and kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size={kernel_size} must be odd: the expand branches are "
-                         "concatenated, so the KxK branch must keep the 1x1 branch's size.")
-    layer = {"bias": bias, "batch_norm": batch_norm, "dtype_bytes": dtype_bytes}
-    pointwise_groups = groups if spatial == "shuffle" else 1
-    squeeze = _conv_bn(in_channels, squeeze_channels, in_size, 1, groups=pointwise_groups,
-                       **layer)
-    size = _size(squeeze)
-    expand1x1 = _conv_bn(squeeze_channels, expand1x1_channels, size, 1, groups=pointwise_groups,
-                         **layer)
-    if spatial == "conv":
-        expand3x3 = _conv_bn(squeeze_channels, expand3x3_channels, size, kernel_size, **layer)
-    elif spatial == "dsc":
-        expand3x3 = depthwise_separable_conv2d(squeeze_channels, expand3x3_channels, size,
-                                               kernel_size, **layer)
-    elif spatial == "shift":
-        expand3x3 = _conv_bn(squeeze_channels, expand3x3_channels, size, 1, **layer)
-    else:
-        divides("squeeze_channels", squeeze_channels, "expand3x3_channels", expand3x3_channels)
-        expand3x3 = _conv_bn(squeeze_channels, expand3x3_channels, size, kernel_size,
-                             groups=squeeze_channels, **layer)
-    return chain(squeeze, concat(expand1x1, expand3x3))
+    return conv2d(in_channels, out_channels, size, kernel_size, stride=stride,
+                  padding=(kernel_size - 1) // 2, groups=groups, bias=False,
+                  dtype_bytes=dtype_bytes)
 
 
-def inception_module(
-    in_channels: int,
-    in_size: int | tuple[int, int],
-    ch1x1: int,
-    ch3x3: int,
-    ch5x5: int,
-    pool_proj: int | None = None,
-    *,
-    ch3x3red: int | None = None,
-    ch5x5red: int | None = None,
-    large_branch: str = "5x5",
-    bias: bool = False,
-    batch_norm: bool = False,
-    dtype_bytes: int = 4,
-) -> Cost:
-    """GoogLeNet's inception module: four branches concatenated along channels.
-
-    Branches: 1x1 -> ch1x1; [1x1 -> ch3x3red] 3x3 -> ch3x3; [1x1 -> ch5x5red] large -> ch5x5;
-    3x3 max pool (stride 1, pad 1) [1x1 -> pool_proj]. Leaving the reductions and ``pool_proj``
-    as None gives the naive module (the pool then passes all M channels through).
-    ``large_branch``: ``"5x5"`` (the paper), ``"3x3"`` (torchvision's GoogLeNet, a slip kept
-    for its weights) or ``"3x3+3x3"`` (two stacked 3x3 convolutions, r -> r -> ch5x5, seed 000).
-    MACs per branch: ``H W * C_out * K^2 * C_in``; seed 004 sums these terms.
-    """
-    large_branch = choice("large_branch", large_branch, ("5x5", "3x3", "3x3+3x3"))
-    in_channels = integer("in_channels", in_channels, 1)
-    ch1x1, ch3x3 = integer("ch1x1", ch1x1, 1), integer("ch3x3", ch3x3, 1)
-    ch5x5 = integer("ch5x5", ch5x5, 1)
-    layer = {"bias": bias, "batch_norm": batch_norm, "dtype_bytes": dtype_bytes}
-
-    def reduced(width: int | None, name: str) -> list[Cost]:
-        if width is None:
-            return []
-        return [_conv_bn(in_channels, integer(name, width, 1), in_size, 1, **layer)]
-
-    branch1 = _conv_bn(in_channels, ch1x1, in_size, 1, **layer)
-    head3 = reduced(ch3x3red, "ch3x3red")
-    branch3 = chain(*head3, _conv_bn(head3[-1].out_shape[0] if head3 else in_channels, ch3x3,
-                                     in_size, 3, **layer))
-    head5 = reduced(ch5x5red, "ch5x5red")
-    width5 = head5[-1].out_shape[0] if head5 else in_channels
-    if large_branch == "3x3+3x3":
-        tail5 = [_conv_bn(width5, width5, in_size, 3, **layer),
-                 _conv_bn(width5, ch5x5, in_size, 3, **layer)]
-    else:
-        tail5 = [_conv_bn(width5, ch5x5, in_size, 5 if large_branch == "5x5" else 3, **layer)]
-    branch5 = chain(*head5, *tail5)
-    pool = pool2d(in_channels, in_size, 3, stride=1, padding=1, dtype_bytes=dtype_bytes)
-    if pool_proj is not None:
-        pool = chain(pool, _conv_bn(in_channels, integer("pool_proj", pool_proj, 1), in_size, 1,
-                                    **layer))
-    return concat(branch1, branch3, branch5, pool)
+# ---------------------------------------------------------------------------- dissertation parameters
+# Parameter counts of seed 002's blocks, without bias or batch norm, as its equations write them.
+# The modules are cnnlab.layers'; tests/test_layers.py checks each equation against its module.
 
 
-# Branch widths of GoogLeNet's nine inception modules (Szegedy et al. 2015, table 1) and the
-# size of their input for a 224x224 image: ``inception_module(**GOOGLENET_INCEPTION["3a"])``.
-GOOGLENET_INCEPTION: dict[str, dict[str, int]] = {
-    name: dict(zip(("in_channels", "in_size", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5",
-                    "pool_proj"), widths, strict=True))
-    for name, widths in {
-        "3a": (192, 28, 64, 96, 128, 16, 32, 32),
-        "3b": (256, 28, 128, 128, 192, 32, 96, 64),
-        "4a": (480, 14, 192, 96, 208, 16, 48, 64),
-        "4b": (512, 14, 160, 112, 224, 24, 64, 64),
-        "4c": (512, 14, 128, 128, 256, 24, 64, 64),
-        "4d": (512, 14, 112, 144, 288, 32, 64, 64),
-        "4e": (528, 14, 256, 160, 320, 32, 128, 128),
-        "5a": (832, 7, 256, 160, 320, 32, 128, 128),
-        "5b": (832, 7, 384, 192, 384, 48, 128, 128),
-    }.items()
-}
+def _whole(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _widths(**values: object) -> list[int]:
+    return [integer(name, value) for name, value in values.items()]
+
+
+def params_standard_conv(in_channels: int, out_channels: int, kernel_size: int) -> int:
+    """Eq. 3.4: K^2 M N."""
+    m, n, k = _widths(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
+    return k**2 * m * n
+
+
+def params_dsc(in_channels: int, out_channels: int, kernel_size: int) -> int:
+    """Eq. 3.5, depthwise-separable convolution: K^2 M + M N."""
+    m, n, k = _widths(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
+    return k**2 * m + m * n
+
+
+def params_bottleneck(in_channels: int, mid_channels: int, kernel_size: int) -> int:
+    """Eqs. 3.10 and 4.7, ResNet's bottleneck with M = N: m (2M + m K^2)."""
+    m_in, mid, k = _widths(in_channels=in_channels, mid_channels=mid_channels,
+                           kernel_size=kernel_size)
+    return mid * (2 * m_in + mid * k**2)
+
+
+def params_shuffle_unit(in_channels: int, mid_channels: int, kernel_size: int,
+                        groups: int) -> int | float:
+    """Eq. 3.11, the shuffle unit with M = N: 2 M m / g + K^2 m."""
+    m_in, mid, k, g = _widths(in_channels=in_channels, mid_channels=mid_channels,
+                              kernel_size=kernel_size, groups=groups)
+    return _whole(2 * m_in * mid / g + k**2 * mid)
+
+
+def params_shift_module(in_channels: int, mid_channels: int) -> int:
+    """Eqs. 3.16 and 4.9, the shift module with M = N: 2 M m (the shift has no weights)."""
+    m_in, mid = _widths(in_channels=in_channels, mid_channels=mid_channels)
+    return 2 * m_in * mid
+
+
+def params_fire(in_channels: int, squeeze_channels: int, out_channels: int,
+                kernel_size: int) -> int | float:
+    """Eq. 4.1, the fire module with e1 = e3 = N/2: M m + m N/2 + K^2 m N/2."""
+    m_in, s, n, k = _widths(in_channels=in_channels, squeeze_channels=squeeze_channels,
+                            out_channels=out_channels, kernel_size=kernel_size)
+    return _whole(m_in * s + s * n / 2 + k**2 * s * n / 2)
+
+
+def params_fire_dsc(in_channels: int, squeeze_channels: int, out_channels: int,
+                    kernel_size: int) -> int:
+    """Eq. 4.2, fire with a DSC expand branch: M m + m N + K^2 m."""
+    m_in, s, n, k = _widths(in_channels=in_channels, squeeze_channels=squeeze_channels,
+                            out_channels=out_channels, kernel_size=kernel_size)
+    return m_in * s + s * n + k**2 * s
+
+
+def params_fire_shuffle(in_channels: int, squeeze_channels: int, out_channels: int,
+                        kernel_size: int, groups: int) -> int | float:
+    """Eq. 4.3, fire with grouped 1x1s and a shuffled depthwise branch of m maps:
+    M m / g + m N / (2g) + m K^2."""
+    m_in, s, n, k, g = _widths(in_channels=in_channels, squeeze_channels=squeeze_channels,
+                               out_channels=out_channels, kernel_size=kernel_size, groups=groups)
+    return _whole(m_in * s / g + s * n / (2 * g) + s * k**2)
+
+
+def params_fire_shift(in_channels: int, squeeze_channels: int, out_channels: int) -> int:
+    """Eq. 4.4, fire with a shift + 1x1 branch: M m + m N."""
+    m_in, s, n = _widths(in_channels=in_channels, squeeze_channels=squeeze_channels,
+                         out_channels=out_channels)
+    return m_in * s + s * n
+
+
+def params_residual(in_channels: int, mid_channels: int, kernel_size: int) -> int:
+    """Eq. 4.5, the basic residual block with M = N: 2 K^2 m M."""
+    m_in, mid, k = _widths(in_channels=in_channels, mid_channels=mid_channels,
+                           kernel_size=kernel_size)
+    return 2 * k**2 * mid * m_in
+
+
+def params_residual_dsc(in_channels: int, mid_channels: int, kernel_size: int) -> int:
+    """Eq. 4.6, the basic block with two DSCs: K^2 (M + m) + 2 m M."""
+    m_in, mid, k = _widths(in_channels=in_channels, mid_channels=mid_channels,
+                           kernel_size=kernel_size)
+    return k**2 * (m_in + mid) + 2 * mid * m_in
+
+
+def params_residual_shuffle(in_channels: int, mid_channels: int, kernel_size: int,
+                            groups: int) -> int | float:
+    """Eq. 4.8, the shuffle block: M m / g + K^2 m + m M / (2g), a last 1x1 of 2g groups."""
+    m_in, mid, k, g = _widths(in_channels=in_channels, mid_channels=mid_channels,
+                              kernel_size=kernel_size, groups=groups)
+    return _whole(m_in * mid / g + k**2 * mid + mid * m_in / (2 * g))
 
 
 # ---------------------------------------------------------------------------- dissertation ratios

@@ -4,7 +4,8 @@ Seed 002 (§4.3.1) times a trained network on one test example at a time, over t
 scored for accuracy, on a GPU and on a CPU, and reports the mean and standard deviation of those
 times. :func:`latency` does the same on top of ``torch.utils.benchmark.Timer`` (which synchronises
 the GPU around each measurement). :func:`cost_row` gathers one line of the dissertation's tables:
-parameters, efficiency E_P, GPU and CPU latency, and checkpoint size.
+parameters, efficiency E_P, GPU and CPU latency, and checkpoint size. :func:`measure` sets the
+time of each :class:`Contender` beside the cost :func:`cnnlab.summary.cost_of` predicts for it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import copy
 import io
 import os
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from torch.utils import benchmark
 from tqdm.auto import tqdm
 
 from cnnlab import config
+from cnnlab.arithmetic import Cost
+from cnnlab.summary import cost_of
 
 BYTES_PER_MB = 10**6
 
@@ -186,3 +189,86 @@ def _checkpoint_bytes(model: nn.Module, checkpoint: str | os.PathLike | None) ->
     buffer = io.BytesIO()  # the bytes a file would hold, without touching the disk
     torch.save(model.state_dict(), buffer)
     return buffer.getbuffer().nbytes
+
+
+# ---------------------------------------------------------------- predicted cost beside measured time
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A module to time on one input of ``in_shape``; its cost is measured from the module."""
+
+    name: str
+    module: nn.Module
+    in_shape: tuple[int, ...]
+
+    def __post_init__(self):
+        if not isinstance(self.module, nn.Module):
+            raise TypeError(f"module must be a torch.nn.Module, got {type(self.module).__name__}.")
+
+    @property
+    def cost(self) -> Cost:
+        return cost_of(self.module, self.in_shape)
+
+
+def contenders(blocks: Mapping[str, nn.Module], in_shape: Sequence[int]) -> list[Contender]:
+    """One :class:`Contender` per named block (e.g. :func:`cnnlab.layers.same_job_blocks`)."""
+    return [Contender(name, module, tuple(in_shape)) for name, module in blocks.items()]
+
+
+def conv_contender(name: str, description: Mapping[str, int]) -> Contender:
+    """The convolution a description names (``in_channels``, ``out_channels``, ``size``,
+    ``kernel_size``, ``groups``): "same" padding, stride 1, no bias, as
+    :func:`cnnlab.arithmetic.same_conv2d` counts it."""
+    missing = sorted({"in_channels", "out_channels", "size", "kernel_size", "groups"}
+                     - set(description))
+    if missing:
+        raise ValueError(f"description lacks {', '.join(missing)}.")
+    d, k = description, description["kernel_size"]
+    conv = nn.Conv2d(d["in_channels"], d["out_channels"], k, padding=(k - 1) // 2,
+                     groups=d["groups"], bias=False)
+    return Contender(name, conv, (d["in_channels"], d["size"], d["size"]))
+
+
+def measure(
+    contenders: Sequence[Contender],
+    *,
+    device: str | torch.device = "cpu",
+    repeats: int | None = None,
+    threads: int | None = None,
+    series: str = "",
+    progress: bool = True,
+) -> list[dict]:
+    """Time each contender on one random image and return one row per contender.
+
+    Each row holds the prediction (``params``, ``macs``, ``bytes_moved``, ``ratio`` R,
+    ``flop_per_byte``), the measurement (``median_ms``, ``std_ms`` over ``repeats`` timings from
+    :func:`cnnlab.bench.latency`, default ``config.profile().bench_repeats``) and the two side by
+    side: ``gflops`` achieved (the predicted FLOPs over the median time) and, relative to the
+    first contender, ``macs_vs_first`` and ``time_vs_first``. ``series`` tags the rows (e.g. the
+    sizes) for :func:`cnnlab.plots.plot_measured`.
+    """
+    if not contenders:
+        raise ValueError("contenders must hold at least one Contender.")
+    for contender in contenders:
+        if not isinstance(contender, Contender):
+            raise TypeError(f"contenders must be Contender objects, got "
+                            f"{type(contender).__name__}; see contenders or conv_contender.")
+    target = config.device(device)
+    rows = []
+    for contender in contenders:
+        cost = contender.cost
+        x = torch.randn(1, *contender.in_shape, generator=torch.Generator().manual_seed(0))
+        timing = latency(contender.module, x, device=target, repeats=repeats, threads=threads,
+                         progress=progress)
+        rows.append({
+            "series": series, "block": contender.name, "params": cost.params,
+            "macs": cost.macs, "bytes_moved": cost.bytes_moved, "ratio": cost.ratio,
+            "flop_per_byte": cost.flop_per_byte, "median_ms": timing.median_ms,
+            "std_ms": timing.std_ms, "gflops": cost.flops / (timing.median_ms * 1e6),
+            "device": timing.device, "threads": timing.threads,
+        })
+    for row in rows:
+        row["macs_vs_first"] = row["macs"] / rows[0]["macs"]
+        row["time_vs_first"] = row["median_ms"] / rows[0]["median_ms"]
+    return rows

@@ -30,3 +30,13 @@ def divides(divisor_name: str, divisor: int, name: str, value: int) -> None:
             f"{divisor_name}={divisor} must divide {name}={value}; "
             f"pick {divisor_name} from the divisors of {value}."
         )
+
+
+def pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
+    """An int or a (height, width) pair of ints, as a pair (kernel sizes, strides, map sizes)."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a (height, width) pair, got {value!r}.")
+        return integer(name, value[0], minimum), integer(name, value[1], minimum)
+    number = integer(name, value, minimum)
+    return number, number

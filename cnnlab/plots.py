@@ -1,4 +1,5 @@
-"""The course's recurring pictures: image grids, training curves, confusion matrices, bar charts.
+"""The course's recurring pictures: image grids, training curves, confusion matrices, bar charts,
+and measured time against predicted cost.
 
 Every function returns the matplotlib Figure and leaves showing it to the caller
 (notebooks end plotting cells with ``plt.show()``), titles and labels included.
@@ -7,11 +8,15 @@ Every function returns the matplotlib Figure and leaves showing it to the caller
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
+
+if TYPE_CHECKING:  # cnnlab.roofline imports torch.utils.benchmark, slow to import
+    from cnnlab.roofline import Machine
 
 
 def _to_hwc(image, mean=None, std=None) -> np.ndarray:
@@ -99,5 +104,94 @@ def bars(values: Mapping[str, float], *, ylabel: str, title: str, log: bool = Fa
     if log:
         ax.set_yscale("log")
     ax.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    return fig
+
+
+def plot_measured(
+    rows: Sequence[Mapping[str, object]],
+    machines: Sequence[Machine] = (),
+    *,
+    title: str = "Predicted cost vs measured time",
+):
+    """Two log-log views of :func:`cnnlab.bench.measure`'s rows; returns the Figure.
+
+    Left: MACs against measured time, with a dotted line through each series' first row at
+    constant MACs per millisecond: a block above its line is slower than its MACs predict.
+    Colours tell the series apart, markers the blocks.
+    Right: arithmetic intensity against the FLOP/s achieved, under each machine's roofline
+    (``machines``, e.g. from :func:`cnnlab.roofline.measure_machine`).
+    """
+    if not rows:
+        raise ValueError("rows must hold at least one row from measure().")
+    fig, (time_ax, rate_ax) = plt.subplots(1, 2, figsize=(12, 4.8))
+    markers = "osD^vP*Xh"
+    colours = plt.cm.tab10.colors
+    block_names = list(dict.fromkeys(row["block"] for row in rows))
+    series_names = list(dict.fromkeys(row["series"] for row in rows))
+    for s, series in enumerate(series_names):
+        members = [row for row in rows if row["series"] == series]
+        first = members[0]
+        macs = np.array([row["macs"] for row in members], dtype=float)
+        span = np.array([macs.min() / 2, macs.max() * 2])
+        time_ax.plot(span, span * first["median_ms"] / first["macs"], ":", color="grey", lw=1)
+        for row in members:
+            b = block_names.index(row["block"])
+            style = {"marker": markers[b % len(markers)], "color": colours[s % len(colours)],
+                     "ms": 8, "linestyle": "none"}
+            time_ax.plot(row["macs"], row["median_ms"], **style)
+            rate_ax.plot(row["flop_per_byte"], row["gflops"] * 1e9, **style)
+    intensities = [row["flop_per_byte"] for row in rows]
+    x = np.logspace(np.log10(min(intensities)) - 0.5, np.log10(max(intensities)) + 0.5, 200)
+    for index, machine in enumerate(machines):
+        rate_ax.plot(x, np.minimum(machine.peak_flops, x * machine.bandwidth),
+                     ["-", "--", "-."][index % 3], color="black", lw=1.2,
+                     label=f"roof of {machine.name}")
+    for s, series in enumerate(series_names):  # legend: colour = series, marker = block
+        time_ax.plot([], [], "s", color=colours[s % len(colours)], label=series or "measured")
+    for b, name in enumerate(block_names):
+        time_ax.plot([], [], markers[b % len(markers)], color="grey", label=name)
+    time_ax.set(xscale="log", yscale="log", xlabel="MACs per image (predicted)",
+                ylabel="median time per image (ms, measured)",
+                title="Time against MACs (dotted: time in proportion to MACs)")
+    rate_ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP per byte, float32)",
+                ylabel="achieved FLOP/s (predicted FLOPs / time)",
+                title="Achieved rate against intensity")
+    for ax in (time_ax, rate_ax):
+        ax.grid(True, which="both", alpha=0.3)
+    time_ax.legend(fontsize=7, loc="upper left")
+    if machines:
+        rate_ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _compact(value: float) -> str:
+    """147456 -> '147k', 150994944 -> '151M': bar labels short enough to read."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def block_chart(rows: Sequence[Mapping[str, object]], title: str = "Same job, five blocks"):
+    """Bar charts of :func:`cnnlab.widgets.compare_blocks` rows: parameters, MACs (log scales)
+    and ratio R."""
+    names = [str(row["block"]) for row in rows]
+    colours = plt.cm.tab10.colors[: len(names)]
+    panels = [("params", "parameters (count, log scale)", True),
+              ("MACs", "MACs per image (log scale)", True),
+              ("R", "R = MACs per element moved", False)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.8))
+    for ax, (column, label, log) in zip(axes, panels, strict=True):
+        values = [float(row[column]) for row in rows]
+        drawn = ax.bar(names, values, color=colours)
+        ax.bar_label(drawn, labels=[_compact(v) for v in values], fontsize=8)
+        if log:
+            ax.set_yscale("log")
+        ax.set(ylabel=label, title=column)
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -4,8 +4,15 @@
 module call: output shape, parameters, MACs, activation memory and the compute-to-memory ratio,
 with the conventions of :mod:`cnnlab.arithmetic` (MAC = multiply-accumulate, FLOPs = 2 x MACs,
 bias adds no MACs, batch norm one MAC per element, average pooling one per window element, max
-pooling and activations none). A model built under ``torch.device("meta")`` and summarised with
-``device="meta"`` is counted from shapes alone, without allocating or computing anything.
+pooling none). Free ops (activations, dropout, identity, views, shuffle, shift) cost no MACs and
+no traffic. :func:`cost_of` gives one block's totals as a :class:`cnnlab.arithmetic.Cost`.
+A model built under ``torch.device("meta")`` and summarised with ``device="meta"`` is counted
+from shapes alone, without allocating or computing anything.
+
+The MACs of each leaf type come from a rule in :data:`MAC_RULES`; a layer file registers its
+own with :func:`mac_rule` or :func:`free_op`. A leaf with no rule is never counted silently:
+it is warned about (:class:`UnruledLayerWarning`), marked in the table, and its MACs are
+FlopCounterMode's.
 
 Cross-checks, and what the published figures mean:
 
@@ -13,7 +20,7 @@ Cross-checks, and what the published figures mean:
   ``flop_registry``: convolutions (and their backward), ``mm``/``addmm``/``bmm``/``baddbmm``
   (so ``nn.Linear``) and attention kernels. It counts nothing for batch norm, activations,
   pooling or element-wise arithmetic, so it matches our Conv/Linear rows, not our total.
-  We fall back on it for leaf modules whose type we do not know (their FLOPs / 2).
+  We fall back on it for leaf modules that have no rule (their FLOPs / 2).
 * torchvision's weight metadata ``meta["_ops"]`` (shown as "GFLOPS" in its docs) is in fact
   GMACs: the convolution and matmul MACs of one 224x224 image (FlopCounter's FLOPs / 2),
   rounded to three decimals. See :func:`published_gmacs`.
@@ -21,8 +28,10 @@ Cross-checks, and what the published figures mean:
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -30,26 +39,116 @@ from torch import nn
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
+from cnnlab.arithmetic import Cost
+from cnnlab.checks import integer
+from cnnlab.ops import Shift
 from cnnlab.tables import Table
 
-__all__ = ["Summary", "published_gmacs", "summary"]
+__all__ = ["FREE", "MAC_RULES", "Summary", "UnruledLayerWarning", "cost_of", "free_op", "mac_rule",
+           "published_gmacs", "summary"]
 
-_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-_CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-_BATCH_NORM = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-_AVG_POOL = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
-_ADAPTIVE_AVG_POOL = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
-# Leaves that compare, select, move or apply a function element-wise: no multiply-accumulate.
-_NO_MACS = (
-    nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d,
-    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
-    nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softmax,
-    nn.LogSoftmax, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
-    nn.Identity, nn.Flatten, nn.Unflatten, nn.ChannelShuffle, nn.Upsample, nn.ZeroPad2d,
-)
-_KNOWN = (*_CONV, *_CONV_TRANSPOSE, nn.Linear, *_BATCH_NORM, *_AVG_POOL, *_ADAPTIVE_AVG_POOL,
-          *_NO_MACS)
+
+class UnruledLayerWarning(UserWarning):
+    """A leaf module had no cost rule; its MACs came from FlopCounterMode."""
+
+Rule = Callable[[nn.Module, list[torch.Tensor], list[torch.Tensor]], int]
+# type -> MACs of one call; the first type in the method resolution order with a rule wins.
+MAC_RULES: dict[type, Rule] = {}
+# Types that cost nothing: no MACs, no traffic, no new memory (in place, fused into the
+# neighbouring convolution's reads, or a view), as the dissertation assumes in eqs. 3.20-3.21.
+FREE: set[type] = set()
+
+
+def mac_rule(*types: type) -> Callable[[Rule], Rule]:
+    """Decorator filing ``rule(module, inputs, outputs) -> MACs`` for ``types``.
+
+    A layer file registers its own leaves (fvcore's op handles and thop's custom ops work the
+    same way): ``@mac_rule(Subsampling)`` beside the class.
+    """
+
+    def decorator(rule: Rule) -> Rule:
+        for kind in types:
+            MAC_RULES[kind] = rule
+        return rule
+
+    return decorator
+
+
+def free_op(*types: type) -> None:
+    """Declare ``types`` free: counted as no MACs and no traffic (activations, shuffles, views)."""
+    FREE.update(types)
+
+
+def _rule_for(module: nn.Module) -> Rule | None:
+    return next((MAC_RULES[kind] for kind in type(module).__mro__ if kind in MAC_RULES), None)
+
+
+def _is_free(module: nn.Module) -> bool:
+    return any(kind in FREE for kind in type(module).__mro__)
+
+
+def _outputs(outputs: list[torch.Tensor]) -> int:
+    return sum(t.numel() for t in outputs)
+
+
+@mac_rule(nn.Conv1d, nn.Conv2d, nn.Conv3d)
+def _conv(module, inputs, outputs) -> int:
+    return _outputs(outputs) * module.in_channels // module.groups * math.prod(module.kernel_size)
+
+
+@mac_rule(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+def _conv_transpose(module, inputs, outputs) -> int:
+    return inputs[0].numel() * module.out_channels // module.groups * math.prod(module.kernel_size)
+
+
+@mac_rule(nn.Linear)
+def _linear(module, inputs, outputs) -> int:
+    return _outputs(outputs) * module.in_features
+
+
+@mac_rule(nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, nn.InstanceNorm2d,
+          nn.InstanceNorm3d, nn.GroupNorm, nn.LayerNorm)
+def _norm(module, inputs, outputs) -> int:
+    """One scale-and-shift per element: batch norm's inference form. Instance, group and layer
+    norm also compute their statistics at run time; those reductions are not counted."""
+    return _outputs(outputs)
+
+
+@mac_rule(nn.LocalResponseNorm)
+def _local_response_norm(module, inputs, outputs) -> int:
+    """A sum of squares over ``size`` neighbouring maps per element (AlexNet's LRN)."""
+    return _outputs(outputs) * module.size
+
+
+@mac_rule(nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+def _avg_pool(module, inputs, outputs) -> int:
+    kernel = module.kernel_size
+    if not isinstance(kernel, tuple):
+        kernel = (kernel,) * (outputs[0].dim() - 2)
+    return _outputs(outputs) * math.prod(kernel)
+
+
+@mac_rule(nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
+def _adaptive_avg_pool(module, inputs, outputs) -> int:
+    x, y = inputs[0], outputs[0]
+    dims = y.dim() - 2
+    windows = math.prod(_adaptive_window_total(n_in, n_out)
+                        for n_in, n_out in zip(x.shape[-dims:], y.shape[-dims:], strict=True))
+    return windows * math.prod(y.shape[:-dims])
+
+
+@mac_rule(nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
+          nn.AdaptiveMaxPool3d, nn.Upsample, nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d,
+          nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d)
+def _moves_only(module, inputs, outputs) -> int:
+    """Compares or copies: no multiply-accumulate, but it reads and writes memory."""
+    return 0
+
+
+free_op(nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
+        nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softmax,
+        nn.LogSoftmax, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+        nn.Identity, nn.Flatten, nn.Unflatten, nn.ChannelShuffle, Shift)
 _NUMERIC_COLUMNS = ("params", "macs", "flops", "activations", "activation_bytes",
                     "bytes_moved", "ratio")
 
@@ -67,6 +166,7 @@ class Summary:
     rows: list[dict]
     total_params: int
     input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
     dtype_bytes: int
 
     def _sum(self, column: str):
@@ -101,8 +201,7 @@ class Summary:
         """The ``n`` rows largest in column ``by``: where the memory (or compute) goes."""
         if by not in _NUMERIC_COLUMNS:
             raise ValueError(f"by must be one of {', '.join(_NUMERIC_COLUMNS)}, got {by!r}.")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}.")
+        n = integer("n", n)
         return sorted(self.rows, key=lambda row: row[by], reverse=True)[:n]
 
     def by_type(self, column: str = "macs") -> dict[str, float]:
@@ -120,7 +219,7 @@ class Summary:
         rows = [
             {
                 "Layer": row["name"] + (f" #{row['call']}" if row["call"] > 1 else ""),
-                "Type": row["type"],
+                "Type": row["type"] + ("" if row["ruled"] else " *"),
                 "Output shape": "x".join(map(str, row["out_shape"])),
                 "Params": row["params"],
                 "MACs": row["macs"],
@@ -135,6 +234,8 @@ class Summary:
             f"FLOPs = 2 x MACs = {self.total_flops:,}; input {self.input_bytes:,} bytes; "
             f"{self.dtype_bytes} bytes per element"
         )
+        if not all(row["ruled"] for row in self.rows):
+            notes += "; * no cost rule: MACs from FlopCounterMode (convolutions and matmuls only)"
         return Table(rows, formats={"Ratio": "{:.2f}"}, footer=totals, notes=notes)
 
     def __str__(self) -> str:
@@ -149,40 +250,6 @@ def _adaptive_window_total(in_size: int, out_size: int) -> int:
     return sum(
         -(-(i + 1) * in_size // out_size) - i * in_size // out_size for i in range(out_size)
     )
-
-
-def _spatial_dims(module: nn.Module, family: tuple[type, ...]) -> int:
-    """1, 2 or 3: which member of a (1d, 2d, 3d) family of layer types ``module`` is."""
-    return next(dims for dims, cls in enumerate(family, 1) if isinstance(module, cls))
-
-
-def _macs(module: nn.Module, inputs: list[torch.Tensor], outputs: list[torch.Tensor]) -> int:
-    """MACs of one call of a module whose type is in ``_KNOWN``."""
-    out_elements = sum(t.numel() for t in outputs)
-    if isinstance(module, _CONV):
-        per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
-        return out_elements * per_output
-    if isinstance(module, _CONV_TRANSPOSE):
-        per_input = module.out_channels // module.groups * math.prod(module.kernel_size)
-        return inputs[0].numel() * per_input
-    if isinstance(module, nn.Linear):
-        return out_elements * module.in_features
-    if isinstance(module, _BATCH_NORM):
-        return out_elements
-    if isinstance(module, _AVG_POOL):
-        kernel = module.kernel_size
-        if not isinstance(kernel, tuple):
-            kernel = (kernel,) * _spatial_dims(module, _AVG_POOL)
-        return out_elements * math.prod(kernel)
-    if isinstance(module, _ADAPTIVE_AVG_POOL):
-        dims = _spatial_dims(module, _ADAPTIVE_AVG_POOL)
-        x, y = inputs[0], outputs[0]
-        windows = math.prod(
-            _adaptive_window_total(n_in, n_out)
-            for n_in, n_out in zip(x.shape[-dims:], y.shape[-dims:], strict=True)
-        )
-        return windows * math.prod(y.shape[:-dims])
-    return 0
 
 
 def _root(tensor: torch.Tensor) -> torch.Tensor:
@@ -203,8 +270,7 @@ def summary(
     Row ``ratio`` is the dissertation's R: MACs / (input + weights + output elements).
     The model runs in eval mode under ``no_grad`` and is left as it was found.
     """
-    if isinstance(dtype_bytes, bool) or not isinstance(dtype_bytes, int) or dtype_bytes < 1:
-        raise ValueError(f"dtype_bytes must be a positive int, got {dtype_bytes!r}.")
+    dtype_bytes = integer("dtype_bytes", dtype_bytes)
     if (
         isinstance(input_size, str | bytes)
         or not isinstance(input_size, Sequence)
@@ -232,7 +298,7 @@ def summary(
     counters: dict[nn.Module, FlopCounterMode] = {}
 
     def before(module: nn.Module, args: tuple) -> None:
-        if not isinstance(module, _KNOWN):
+        if not _is_free(module) and _rule_for(module) is None:
             counters[module] = FlopCounterMode(display=False)
             counters[module].__enter__()
 
@@ -244,22 +310,28 @@ def summary(
             return  # the forward raised (the error is on its way up) or returned nothing
         inputs = [t for t in tree_leaves(args) if isinstance(t, torch.Tensor)]
         outputs = [t for t in tree_leaves(output) if isinstance(t, torch.Tensor)]
-        macs = counter.get_total_flops() // 2 if counter else _macs(module, inputs, outputs)
-        input_roots = {id(_root(t)) for t in inputs}
-        new_elements = sum(t.numel() for t in outputs if id(_root(t)) not in input_roots)
         params = sum(p.numel() for p in module.parameters(recurse=False))
-        moved = sum(t.numel() for t in inputs) + params + sum(t.numel() for t in outputs)
+        if _is_free(module):
+            macs = new_elements = moved = 0
+        else:
+            rule = _rule_for(module)
+            macs = rule(module, inputs, outputs) if rule else counter.get_total_flops() // 2
+            input_roots = {id(_root(t)) for t in inputs}
+            new_elements = sum(t.numel() for t in outputs if id(_root(t)) not in input_roots)
+            moved = sum(t.numel() for t in inputs) + params + sum(t.numel() for t in outputs)
         calls[module] = calls.get(module, 0) + 1
         rows.append({
             "name": names[module],
             "call": calls[module],
             "type": type(module).__name__,
+            "ruled": counter is None,
             "out_shape": tuple(outputs[0].shape[1:]) if outputs else (),
             "params": params,
             "macs": macs,
             "flops": 2 * macs,
             "activations": new_elements,
             "activation_bytes": new_elements * dtype_bytes,
+            "elements_moved": moved,
             "bytes_moved": moved * dtype_bytes,
             "ratio": macs / moved if moved else 0.0,
         })
@@ -272,7 +344,7 @@ def summary(
             handles.append(module.register_forward_hook(after, always_call=True))
         model.eval()
         with torch.no_grad():
-            model(torch.zeros((1, *input_size), device=device))
+            output = model(torch.zeros((1, *input_size), device=device))
     finally:
         for handle in handles:
             handle.remove()
@@ -280,10 +352,47 @@ def summary(
             counter.__exit__(None, None, None)
         for module, training in was_training.items():
             module.training = training
-    return Summary(
+    result = Summary(
         rows=rows,
         total_params=sum(p.numel() for p in model.parameters()),
         input_shape=tuple(input_size),
+        output_shape=tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else (),
+        dtype_bytes=dtype_bytes,
+    )
+    unruled = sorted({row["type"] for row in rows if not row["ruled"]})
+    if unruled:
+        warnings.warn(f"no cost rule for {', '.join(unruled)}: their MACs are FlopCounterMode's "
+                      "(convolutions and matrix products only), marked * in the table; register "
+                      "one with cnnlab.summary.mac_rule or free_op.", UnruledLayerWarning,
+                      stacklevel=2)
+    return result
+
+
+def cost_of(module: nn.Module, input_shape: Sequence[int], *, dtype_bytes: int = 4) -> Cost:
+    """What ``module`` costs for one input of ``input_shape`` (no batch dimension), as a
+    :class:`cnnlab.arithmetic.Cost`, measured from the module itself.
+
+    The conventions are :mod:`cnnlab.arithmetic`'s: free ops (activations, identity, dropout,
+    shift, shuffle, and the sums and concatenations a block's own ``forward`` does) cost no
+    MACs and no traffic; every other leaf reads its input and weights and writes its output.
+    A module on the CPU is copied to the meta device first, so nothing is computed (and no
+    kernel is compiled) to count it.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be an nn.Module, got {type(module).__name__}.")
+    devices = {p.device.type for p in module.parameters()} | {"cpu"}
+    if devices <= {"cpu", "meta"}:
+        module, device = copy.deepcopy(module).to("meta"), "meta"
+    else:
+        device = next(p.device for p in module.parameters())
+    table = summary(module, input_shape, dtype_bytes=dtype_bytes, device=device)
+    return Cost(
+        in_shape=tuple(input_shape),
+        out_shape=table.output_shape,
+        params=table.total_params,
+        macs=table.total_macs,
+        activations=table.total_activations,
+        elements_moved=sum(row["elements_moved"] for row in table.rows),
         dtype_bytes=dtype_bytes,
     )
 

@@ -8,7 +8,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnlab import arithmetic as ar
-from cnnlab.summary import published_gmacs, summary
+from cnnlab import layers
+from cnnlab.summary import UnruledLayerWarning, cost_of, published_gmacs, summary
 
 MODELS = ["alexnet", "vgg16", "googlenet", "resnet18", "squeezenet1_0", "squeezenet1_1",
           "mobilenet_v2", "shufflenet_v2_x1_0"]
@@ -82,68 +83,68 @@ def blocks_of(model, type_name, size):
     return [(name, module, *shapes[module]) for name, module in blocks]
 
 
-def assert_same_cost(table, name, out_shape, cost):
-    rows = [row for row in table.rows if row["name"].startswith(name + ".")]
-    assert sum(row["params"] for row in rows) == cost.params
-    assert sum(row["macs"] for row in rows) == cost.macs
-    assert sum(row["activations"] for row in rows) == cost.activations
-    assert out_shape == cost.out_shape
+def assert_same_cost(theirs, in_shape, out_shape, ours):
+    """torchvision's block and ours cost the same: every figure, both measured by cost_of."""
+    mine, reference = cost_of(ours, in_shape), cost_of(theirs, in_shape)
+    assert mine == reference
+    assert mine.out_shape == out_shape
 
 
 def test_resnet_blocks_match_residual_block():
     for name, type_name in (("resnet18", "BasicBlock"), ("resnet50", "Bottleneck")):
         model = meta_model(name)
-        table = summary(model, (3, 64, 64), device="meta")
         blocks = blocks_of(model, type_name, 64)
         assert len(blocks) == (8 if name == "resnet18" else 16)
-        for block_name, block, in_shape, out_shape in blocks:
+        for _, block, in_shape, out_shape in blocks:
             basic = type_name == "BasicBlock"
             last, spatial = (block.conv2, block.conv1) if basic else (block.conv3, block.conv2)
-            cost = ar.residual_block(
-                in_shape[0], last.out_channels, in_shape[1:],
+            ours = layers.ResidualBlock(
+                in_shape[0], last.out_channels, spatial.stride[0],
                 kind="basic" if basic else "bottleneck", mid_channels=block.conv1.out_channels,
-                stride=spatial.stride[0], groups=spatial.groups, batch_norm=True)
-            assert_same_cost(table, block_name, out_shape, cost)
+                groups=spatial.groups)
+            assert_same_cost(block, in_shape, out_shape, ours)
 
 
 def test_squeezenet_fire_modules_match_fire_module():
     for name in ("squeezenet1_0", "squeezenet1_1"):
         model = meta_model(name)
-        table = summary(model, (3, 224, 224), device="meta")
         blocks = blocks_of(model, "Fire", 224)
         assert len(blocks) == 8
-        for block_name, fire, in_shape, out_shape in blocks:
-            cost = ar.fire_module(
-                in_shape[0], in_shape[1:], fire.squeeze.out_channels,
-                fire.expand1x1.out_channels, fire.expand3x3.out_channels, bias=True)
-            assert_same_cost(table, block_name, out_shape, cost)
+        for _, fire, in_shape, out_shape in blocks:
+            ours = layers.FireModule(in_shape[0], fire.squeeze.out_channels,
+                                     fire.expand1x1.out_channels, fire.expand3x3.out_channels,
+                                     bias=True, norm_layer=None)
+            assert_same_cost(fire, in_shape, out_shape, ours)
 
 
 def test_googlenet_inception_modules_match_the_paper_table():
     model = meta_model("googlenet")
-    table = summary(model, (3, 224, 224), device="meta")
     blocks = blocks_of(model, "Inception", 224)
-    assert [name for name, *_ in blocks] == [f"inception{key}" for key in ar.GOOGLENET_INCEPTION]
-    for block_name, _, in_shape, out_shape in blocks:
-        widths = ar.GOOGLENET_INCEPTION[block_name.removeprefix("inception")]
-        assert in_shape == (widths["in_channels"], widths["in_size"], widths["in_size"])
+    assert [name for name, *_ in blocks] == [f"inception{key}" for key in layers.GOOGLENET_INCEPTION]
+    widths = {"3a": 256, "3b": 480, "4a": 512, "4b": 512, "4c": 512, "4d": 528, "4e": 832,
+              "5a": 832, "5b": 1024}  # the paper's output depths
+    for block_name, block, in_shape, out_shape in blocks:
+        key = block_name.removeprefix("inception")
+        config = dict(layers.GOOGLENET_INCEPTION[key])
+        size = config.pop("in_size")
+        assert in_shape == (config["in_channels"], size, size)
         # torchvision's "5x5" branch uses a 3x3 kernel (kept for its weights); BN, no bias.
-        cost = ar.inception_module(**widths, large_branch="3x3", batch_norm=True)
-        assert_same_cost(table, block_name, out_shape, cost)
+        ours = layers.InceptionModule(**config, large_branch="3x3")
+        assert_same_cost(block, in_shape, out_shape, ours)
+        assert out_shape[0] == widths[key]
 
 
 def test_mobilenet_v2_inverted_residuals_match_bottleneck_with_depthwise():
     model = meta_model("mobilenet_v2")
-    table = summary(model, (3, 224, 224), device="meta")
     blocks = [b for b in blocks_of(model, "InvertedResidual", 224) if len(b[1].conv) == 4]
     assert len(blocks) == 16  # every block but the first, which has no expansion
-    for block_name, block, in_shape, out_shape in blocks:
+    for _, block, in_shape, out_shape in blocks:
         depthwise = block.conv[1][0]
-        cost = ar.residual_block(
-            in_shape[0], block.out_channels, in_shape[1:], kind="bottleneck",
-            spatial="shuffle", mid_channels=depthwise.in_channels, stride=depthwise.stride[0],
-            batch_norm=True, shortcut="identity" if block.use_res_connect else "none")
-        assert_same_cost(table, block_name, out_shape, cost)
+        ours = layers.ResidualBlock(
+            in_shape[0], block.out_channels, depthwise.stride[0], kind="bottleneck",
+            variant="shuffle", mid_channels=depthwise.in_channels,
+            shortcut="identity" if block.use_res_connect else "none")
+        assert_same_cost(block, in_shape, out_shape, ours)
 
 
 # ---------------------------------------------------------------------------- table behaviour
@@ -180,12 +181,41 @@ def test_module_called_twice_counts_each_call():
     assert all(row["activations"] == 0 for row in table.rows if row["type"] == "ReLU")
 
 
-def test_unknown_leaf_uses_flop_counter():
+def test_unknown_leaf_is_reported_and_uses_flop_counter():
     model = nn.Sequential(nn.Conv2d(3, 5, 1), MatmulLeaf(5 * 4 * 4, 7))
-    table = summary(model, (3, 4, 4))
-    assert table.rows[1]["type"] == "MatmulLeaf"
+    with pytest.warns(UnruledLayerWarning, match="no cost rule for MatmulLeaf"):
+        table = summary(model, (3, 4, 4))
+    assert table.rows[1]["type"] == "MatmulLeaf" and not table.rows[1]["ruled"]
     assert table.rows[1]["macs"] == 5 * 4 * 4 * 7
     assert table.rows[1]["out_shape"] == (7,)
+    text = str(table)
+    assert "MatmulLeaf *" in text and "* no cost rule" in text
+
+
+def test_norms_lrn_and_lenet_layers_have_rules():
+    """No leaf the course uses is counted as 0 by default: each has a rule."""
+    for norm in (nn.InstanceNorm2d(4), nn.GroupNorm(2, 4), nn.BatchNorm2d(4)):
+        assert summary(norm, (4, 5, 5)).total_macs == 4 * 25
+    assert summary(nn.LocalResponseNorm(5), (8, 3, 3)).total_macs == 5 * 8 * 9
+    from cnnlab.models.lenet import C3_TABLE, PartialConv2d, Subsampling
+
+    c3 = summary(PartialConv2d(6, C3_TABLE, 5), (6, 14, 14))
+    assert c3.total_macs == 10 * 10 * 60 * 25  # LeNet's 151,600 connections less 1,600 biases
+    assert summary(Subsampling(6), (6, 28, 28)).total_macs == 14 * 14 * 6 * 5  # 5,880
+
+
+def test_free_ops_cost_no_macs_no_traffic_and_no_memory():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Dropout(), nn.Identity(),
+                          nn.ChannelShuffle(2), nn.Flatten())
+    table = summary(model, (3, 6, 6))
+    conv, *free = table.rows
+    assert all(row["macs"] == row["bytes_moved"] == row["activations"] == 0 for row in free)
+    assert conv["bytes_moved"] == 4 * (3 * 36 + 4 * 3 * 9 + 4 + 4 * 36)
+    assert conv["activations"] == 4 * 36
+    cost, conv_alone = cost_of(model, (3, 6, 6)), ar.conv2d(3, 4, 6, 3, padding=1)
+    assert cost.out_shape == (4 * 36,)
+    assert (cost.params, cost.macs, cost.activations, cost.elements_moved) == (
+        conv_alone.params, conv_alone.macs, conv_alone.activations, conv_alone.elements_moved)
 
 
 def test_pooling_and_transposed_convolution_macs():
@@ -272,9 +302,10 @@ def test_course_models_params_and_macs_match_torch(name):
     assert table.total_params == sum(p.numel() for p in model.parameters())
     with FlopCounterMode(display=False) as counter:
         model(torch.zeros(1, *input_size, device="meta"))
-    # Layers of our own (LeNet's partial C3) are measured by FlopCounterMode inside summary too:
-    # C3 runs as a dense, mostly-zero convolution, so that is what both count.
-    counted_types = {type(m).__name__ for m in model.modules()
-                     if isinstance(m, nn.Conv2d | nn.Linear) or not type(m).__module__.startswith("torch")}
-    counted = sum(row["macs"] for row in table.rows if row["type"] in counted_types)
-    assert 2 * counted == counter.get_total_flops()
+    # LeNet's partial C3 runs as a dense, mostly-zero convolution, which FlopCounterMode counts
+    # whole; its rule counts the table's connections (test_norms_lrn_and_lenet_layers_have_rules).
+    counted = sum(row["macs"] for row in table.rows if row["type"] in FLOP_COUNTED)
+    dense = sum(2 * 100 * m.out_channels * m.in_channels * m.kernel_size**2
+                for m in model.modules() if type(m).__name__ == "PartialConv2d")
+    assert 2 * counted + dense == counter.get_total_flops()
+    assert all(row["ruled"] for row in table.rows)

@@ -3,9 +3,9 @@ from compute-to-memory ratios which of two layers should run faster."""
 
 import torch
 
-from cnnlab.blocks import DepthwiseSeparable, channel_shuffle
-from cnnlab.costs import higher_ratio
+from cnnlab.arithmetic import same_conv2d
 from cnnlab.grading import Case, Exercise
+from cnnlab.layers import DepthwiseSeparable, channel_shuffle
 
 
 def _randn(*shape: int, seed: int) -> torch.Tensor:
@@ -21,6 +21,12 @@ def _conv(in_channels: int, out_channels: int, size: int, kernel_size: int,
           groups: int = 1) -> dict[str, int]:
     return {"in_channels": in_channels, "out_channels": out_channels, "size": size,
             "kernel_size": kernel_size, "groups": groups}
+
+
+def higher_ratio(first: dict[str, int], second: dict[str, int]) -> str:
+    """``"first"`` or ``"second"``: the "same" convolution with the higher compute-to-memory
+    ratio R (MACs per value read or written), ``"first"`` on a tie."""
+    return "first" if same_conv2d(**first).ratio >= same_conv2d(**second).ratio else "second"
 
 
 _DEPTHWISE_512 = _conv(512, 512, 32, 3, 512)  # 4,718,592 MACs

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlab.models import register
+from cnnlab.summary import mac_rule
 
 # Which S2 maps each C3 map reads (LeNet-5 paper, table I): 6 maps read 3 neighbours, 6 read 4
 # neighbours, 3 read 4 non-adjacent maps and the last reads all 6.
@@ -87,6 +88,14 @@ class PartialConv2d(nn.Module):
                 f"connections={len(self.weight)}")
 
 
+@mac_rule(PartialConv2d)
+def _partial_conv_macs(module: PartialConv2d, inputs, outputs) -> int:
+    """The connections the table makes, not the dense kernel the forward pass happens to use:
+    LeNet-5's C3 has 60 x 25 weights per output pixel (151,600 connections with the biases)."""
+    y = outputs[0]
+    return y.shape[0] * y.shape[-2] * y.shape[-1] * module.weight.numel()
+
+
 class Subsampling(nn.Module):
     """LeCun's S layer: 2x2 average (stride 2) times a learned per-map coefficient, plus a bias."""
 
@@ -100,6 +109,13 @@ class Subsampling(nn.Module):
 
     def extra_repr(self) -> str:
         return f"channels={len(self.weight)}, kernel_size=2, stride=2"
+
+
+@mac_rule(Subsampling)
+def _subsampling_macs(module: Subsampling, inputs, outputs) -> int:
+    """Four for the 2x2 average and one for the coefficient, per output (the paper's S2 has
+    14 x 14 x 6 x 5 = 5,880 connections, the bias included)."""
+    return 5 * outputs[0].numel()
 
 
 class LeNet5(nn.Module):

@@ -1,4 +1,4 @@
-"""The explorers' logic against real torch layers, their tables and charts, and the widgets."""
+"""The calculators' logic against real torch layers, their tables and charts, and the widgets."""
 
 import matplotlib
 import pytest
@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnnlab import arithmetic, explorers
+from cnnlab import arithmetic, plots, widgets
 
 matplotlib.use("Agg")
 
@@ -34,7 +34,7 @@ CONV_CONFIGS = [
 
 @pytest.mark.parametrize("config", CONV_CONFIGS)
 def test_conv_calculator_agrees_with_a_real_conv2d(config):
-    values = {row["quantity"]: row["value"] for row in explorers.conv_calculator(**config)}
+    values = {row["quantity"]: row["value"] for row in widgets.conv_calculator(**config)}
     layer_args = {k: v for k, v in config.items() if k != "in_size"}
     conv = nn.Conv2d(**layer_args, device="meta")  # shapes and counts, no arithmetic
     x = torch.zeros(1, config["in_channels"], config["in_size"], config["in_size"], device="meta")
@@ -52,7 +52,7 @@ def test_conv_calculator_agrees_with_a_real_conv2d(config):
 
 
 def test_conv_calculator_fills_the_formulas_with_the_numbers():
-    rows = explorers.conv_calculator(3, 96, 227, 11, stride=4)
+    rows = widgets.conv_calculator(3, 96, 227, 11, stride=4)
     size_row = next(row for row in rows if row["quantity"] == "output size")
     assert "227" in size_row["formula"] and "11" in size_row["formula"]
     params_row = next(row for row in rows if row["quantity"] == "parameters")
@@ -69,7 +69,7 @@ def test_conv_calculator_fills_the_formulas_with_the_numbers():
 ])
 def test_conv_calculator_names_the_bad_argument(kwargs, error, name):
     with pytest.raises(error, match=name):
-        explorers.conv_calculator(**kwargs)
+        widgets.conv_calculator(**kwargs)
 
 
 # ---------------------------------------------------------------------------- block comparator
@@ -83,13 +83,13 @@ def _torch_blocks(m_in: int, n_out: int, mid: int, k: int, g: int) -> dict[str, 
         return nn.Conv2d(cin, cout, kernel, padding=(kernel - 1) // 2, groups=groups, bias=False)
 
     return {
-        "standard conv": conv(m_in, n_out, k),
+        f"conv {k}x{k}": conv(m_in, n_out, k),
         "DSC": nn.Sequential(conv(m_in, m_in, k, m_in), conv(m_in, n_out, 1)),
         "bottleneck": nn.Sequential(conv(m_in, mid, 1), conv(mid, mid, k), conv(mid, n_out, 1)),
-        "shuffle": nn.Sequential(conv(m_in, mid, 1, g), nn.ChannelShuffle(g),
+        f"shuffle unit (g={g})": nn.Sequential(conv(m_in, mid, 1, g), nn.ChannelShuffle(g),
                                  nn.Conv2d(mid, mid, k, padding=pad, groups=mid, bias=False),
                                  conv(mid, n_out, 1, g)),
-        "shift": nn.Sequential(conv(m_in, mid, 1), conv(mid, n_out, 1)),  # the shift is free
+        "shift module": nn.Sequential(conv(m_in, mid, 1), conv(mid, n_out, 1)),  # shift is free
     }
 
 
@@ -99,11 +99,11 @@ def _torch_blocks(m_in: int, n_out: int, mid: int, k: int, g: int) -> dict[str, 
     (24, 24, 12, 3, 3, 7),
 ])
 def test_compare_blocks_agrees_with_torch_layers(m_in, n_out, mid, k, g, size):
-    rows = {row["block"]: row for row in explorers.compare_blocks(m_in, n_out, mid, k, g, size)}
+    rows = {row["block"]: row for row in widgets.compare_blocks(m_in, n_out, mid, k, g, size)}
     x = torch.zeros(1, m_in, size, size)
     modules = _torch_blocks(m_in, n_out, mid, k, g)
     assert rows.keys() == modules.keys()
-    standard = rows["standard conv"]
+    standard = rows[f"conv {k}x{k}"]
     for name, module in modules.items():
         assert module(x).shape == (1, n_out, size, size)
         assert rows[name]["params"] == _params(module), name
@@ -114,25 +114,25 @@ def test_compare_blocks_agrees_with_torch_layers(m_in, n_out, mid, k, g, size):
 
 def test_compare_blocks_reproduces_the_dissertations_savings_ratios():
     m_in, mid, k, g = 128, 64, 3, 2
-    rows = {row["block"]: row for row in explorers.compare_blocks(m_in, m_in, mid, k, g, 32)}
+    rows = {row["block"]: row for row in widgets.compare_blocks(m_in, m_in, mid, k, g, 32)}
     assert rows["DSC"]["MACs / standard"] == pytest.approx(arithmetic.savings_dsc(m_in, k))
     bottleneck = rows["bottleneck"]
-    assert rows["shuffle"]["params"] / bottleneck["params"] == pytest.approx(
+    assert rows["shuffle unit (g=2)"]["params"] / bottleneck["params"] == pytest.approx(
         arithmetic.savings_shuffle(m_in, mid, k, g))
-    assert rows["shift"]["MACs"] / bottleneck["MACs"] == pytest.approx(
+    assert rows["shift module"]["MACs"] / bottleneck["MACs"] == pytest.approx(
         arithmetic.savings_shift(m_in, mid, k))
     assert rows["DSC"]["R"] == pytest.approx(arithmetic.ratio_dsc(m_in, 32, k))
-    assert rows["shift"]["R"] == pytest.approx(arithmetic.ratio_shift(m_in, mid, 32))
+    assert rows["shift module"]["R"] == pytest.approx(arithmetic.ratio_shift(m_in, mid, 32))
 
 
 def test_compare_blocks_names_groups_that_do_not_divide():
     with pytest.raises(ValueError, match="groups"):
-        explorers.compare_blocks(in_channels=128, mid_channels=64, groups=3)
+        widgets.compare_blocks(in_channels=128, mid_channels=64, groups=3)
 
 
 def test_block_chart_labels_three_panels():
-    rows = explorers.compare_blocks()
-    fig = explorers.block_chart(rows)
+    rows = widgets.compare_blocks()
+    fig = plots.block_chart(rows)
     assert len(fig.axes) == 3
     assert [ax.get_yscale() for ax in fig.axes] == ["log", "log", "linear"]
     for ax in fig.axes:
@@ -152,7 +152,7 @@ def _controls(box) -> dict:
 
 def test_conv_calculator_widget_recomputes_and_reports_bad_layers(capsys):
     pytest.importorskip("ipywidgets")
-    box = explorers.conv_calculator_widget(in_channels=3, out_channels=96, in_size=227,
+    box = widgets.conv_calculator_widget(in_channels=3, out_channels=96, in_size=227,
                                            kernel_size=11, stride=4, padding=0)
     controls = _controls(box)
     assert {"C_in", "C_out", "input size", "K", "stride", "padding", "groups", "bias"} <= set(
@@ -166,7 +166,7 @@ def test_conv_calculator_widget_recomputes_and_reports_bad_layers(capsys):
 
 def test_block_comparator_widget_has_a_slider_per_symbol(capsys):
     pytest.importorskip("ipywidgets")
-    box = explorers.block_comparator_widget()
+    box = widgets.block_comparator_widget()
     assert set(_controls(box)) == {"M", "N", "m", "K", "g", "F"}
     assert "shuffle" in capsys.readouterr().out
     _controls(box)["g"].value = 3

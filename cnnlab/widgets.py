@@ -1,22 +1,21 @@
-"""Interactive explorers for notebook 01: a convolution calculator and a block comparator.
+"""Interactive cost calculators: a convolution calculator and a block comparator.
 
-Each explorer is a plain function that returns rows of data (:func:`conv_calculator`,
+Each is a plain function that returns rows of data (:func:`conv_calculator`,
 :func:`compare_blocks`), so it can be tested and printed without a browser, plus a function that
 wraps it in ipywidgets controls (:func:`conv_calculator_widget`, :func:`block_comparator_widget`).
-Their rows are shown with :class:`cnnlab.tables.Table`.
+Their rows are shown with :class:`cnnlab.tables.Table`, the chart with
+:func:`cnnlab.plots.block_chart`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import matplotlib.pyplot as plt
 
-from cnnlab import arithmetic
+from cnnlab import arithmetic, layers, plots
+from cnnlab.summary import cost_of
 from cnnlab.tables import Table
 
 __all__ = [
-    "block_chart",
     "block_comparator_widget",
     "compare_blocks",
     "conv_calculator",
@@ -90,64 +89,25 @@ def compare_blocks(
     groups: int = 2,
     size: int = 32,
 ) -> list[dict]:
-    """Standard convolution, DSC, bottleneck, shuffle unit and shift module for the same job.
+    """The five blocks of :func:`cnnlab.layers.same_job_blocks` for the same job, side by side.
 
     M = ``in_channels`` -> N = ``out_channels`` on an F x F map (``size``), K x K kernels,
     m = ``mid_channels`` inside the three bottleneck-shaped blocks, g = ``groups`` for the
     shuffle unit's 1x1 convolutions. Bare counts as in the dissertation (no bias, no batch norm,
-    no shortcut), stride 1. Rows: block, params, MACs, R, FLOP per byte, and params and MACs as
-    a fraction of the standard convolution's (eqs. 3.3/3.6 for DSC; the bottleneck is what
-    eqs. 3.9/3.12 and 3.17 compare shuffle and shift against).
+    no shortcut), stride 1, measured from the modules. Rows: block, params, MACs, R, FLOP per
+    byte, and params and MACs as a fraction of the standard convolution's (eqs. 3.3/3.6 for DSC;
+    the bottleneck is what eqs. 3.9/3.12 and 3.17 compare shuffle and shift against).
     """
-    bare = {"shortcut": "none", "kernel_size": kernel_size}
-    costs = {
-        "standard conv": arithmetic.conv2d(
-            in_channels, out_channels, size, kernel_size, padding=(kernel_size - 1) // 2,
-            bias=False),
-        "DSC": arithmetic.depthwise_separable_conv2d(in_channels, out_channels, size, kernel_size),
-        "bottleneck": arithmetic.residual_block(
-            in_channels, out_channels, size, kind="bottleneck", mid_channels=mid_channels, **bare),
-        "shuffle": arithmetic.shuffle_unit(
-            in_channels, out_channels, size, mid_channels, groups=groups, **bare),
-        "shift": arithmetic.shift_module(
-            in_channels, out_channels, size, mid_channels, shortcut="none"),
-    }
-    standard = costs["standard conv"]
+    blocks = layers.same_job_blocks(in_channels, out_channels, mid_channels,
+                                    kernel_size=kernel_size, groups=groups, shortcut="none")
+    costs = {name: cost_of(block, (in_channels, size, size)) for name, block in blocks.items()}
+    standard = next(iter(costs.values()))
     return [
         {"block": name, "params": cost.params, "MACs": cost.macs, "R": cost.ratio,
          "FLOP/byte": cost.flop_per_byte, "params / standard": cost.params / standard.params,
          "MACs / standard": cost.macs / standard.macs}
         for name, cost in costs.items()
     ]
-
-
-def _compact(value: float) -> str:
-    """147456 -> '147k', 150994944 -> '151M': bar labels short enough to read."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def block_chart(rows: Sequence[Mapping[str, object]], title: str = "Same job, five blocks"):
-    """Bar charts of :func:`compare_blocks` rows: parameters, MACs (log scales) and ratio R."""
-    names = [str(row["block"]) for row in rows]
-    colours = plt.cm.tab10.colors[: len(names)]
-    panels = [("params", "parameters (count, log scale)", True),
-              ("MACs", "MACs per image (log scale)", True),
-              ("R", "R = MACs per element moved", False)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.8))
-    for ax, (column, label, log) in zip(axes, panels, strict=True):
-        values = [float(row[column]) for row in rows]
-        drawn = ax.bar(names, values, color=colours)
-        ax.bar_label(drawn, labels=[_compact(v) for v in values], fontsize=8)
-        if log:
-            ax.set_yscale("log")
-        ax.set(ylabel=label, title=column)
-        ax.tick_params(axis="x", rotation=30)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 # ---------------------------------------------------------------------------- widgets
@@ -233,7 +193,7 @@ def block_comparator_widget(
     def show(**values) -> None:
         rows = compare_blocks(**values)
         display(Table(rows))
-        fig = block_chart(rows)
+        fig = plots.block_chart(rows)
         display(fig)
         plt.close(fig)
 

@@ -1,0 +1,82 @@
+"""Building blocks, timm-style: every block takes ``norm_layer`` / ``act_layer`` factories
+(``None`` leaves the layer out) and, where it has a spatial operator, a ``variant``.
+
+=========  ================================================================================
+module     owns
+=========  ================================================================================
+conv       ConvNormAct, NormActConv, ConvUnit (any order), unit_factory, make_divisible
+           (width multipliers), same_padding
+shuffle    channel_shuffle, ChannelShuffle
+variants   the spatial variants conv / dsc / shuffle / shift (Variant, resolve_variant) and
+           DepthwiseSeparable
+residual   ResidualBlock (basic, bottleneck; five orderings; identity / zero-pad / projection
+           shortcuts), ShuffleUnit, ShiftModule
+fire       FireModule (SqueezeNet)
+inception  InceptionModule (naive, bottleneck, factorised large branch), GoogLeNet's widths
+catalog    same_job_blocks: the five blocks of seed 002's chapter 3 for one job
+=========  ================================================================================
+
+What a block costs is measured from the module (:func:`cnnlab.summary.cost_of`); the compiled
+shift operator is :mod:`cnnlab.ops`'s. Networks built from these blocks live in
+:mod:`cnnlab.models`.
+"""
+
+from cnnlab.layers.catalog import same_job_blocks
+from cnnlab.layers.conv import (
+    ConvNormAct,
+    ConvUnit,
+    NormActConv,
+    make_divisible,
+    same_padding,
+    unit_factory,
+)
+from cnnlab.layers.fire import FireModule
+from cnnlab.layers.inception import GOOGLENET_INCEPTION, InceptionModule
+from cnnlab.layers.residual import (
+    ORDERINGS,
+    SHORTCUTS,
+    ResidualBlock,
+    ShiftModule,
+    ShuffleUnit,
+    ZeroPadShortcut,
+)
+from cnnlab.layers.shuffle import ChannelShuffle, channel_shuffle
+from cnnlab.layers.variants import (
+    VARIANTS,
+    ConvVariant,
+    DepthwiseSeparable,
+    DSCVariant,
+    ShiftVariant,
+    ShuffleVariant,
+    Variant,
+    resolve_variant,
+)
+
+__all__ = [
+    "GOOGLENET_INCEPTION",
+    "ORDERINGS",
+    "SHORTCUTS",
+    "VARIANTS",
+    "ChannelShuffle",
+    "ConvNormAct",
+    "ConvUnit",
+    "ConvVariant",
+    "DSCVariant",
+    "DepthwiseSeparable",
+    "FireModule",
+    "InceptionModule",
+    "NormActConv",
+    "ResidualBlock",
+    "ShiftModule",
+    "ShiftVariant",
+    "ShuffleUnit",
+    "ShuffleVariant",
+    "Variant",
+    "ZeroPadShortcut",
+    "channel_shuffle",
+    "make_divisible",
+    "resolve_variant",
+    "same_job_blocks",
+    "same_padding",
+    "unit_factory",
+]
