@@ -1,3 +1,4 @@
+import os
 import random
 
 import pytest
@@ -80,3 +81,14 @@ def test_checkpoint_dir_is_per_profile_and_overridable(monkeypatch, tmp_path):
     monkeypatch.setenv("CNNLAB_CHECKPOINTS", str(tmp_path))
     monkeypatch.setenv("CNNLAB_PROFILE", "full")
     assert config.checkpoint_dir("00_x") == tmp_path / "full" / "00_x"
+
+
+def test_importing_the_benchmark_tools_prints_no_cuda_notice():
+    """torch warns "No CUDA runtime is found" when a toolkit exists without a GPU; cnnlab hides it."""
+    import subprocess
+    import sys
+
+    code = "import cnnlab.roofline, torch.utils.cpp_extension as c; c._find_cuda_home()"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "CUDA_HOME": "/usr/local/cuda-none"}, check=True)
+    assert "No CUDA runtime" not in run.stderr + run.stdout
