@@ -23,6 +23,7 @@ from torch import nn
 from torchvision.models import AlexNet_Weights, VGG16_Weights, WeightsEnum
 
 from cnnlab import models
+from cnnlab.checks import is_int
 from cnnlab.config import data_dir
 
 WEIGHTS: dict[str, WeightsEnum] = {
@@ -152,7 +153,7 @@ def classify(
             "pass weights=, e.g. torchvision.models.AlexNet_Weights.IMAGENET1K_V1."
         )
     categories = weights.meta["categories"]
-    if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= len(categories):
+    if not is_int(topk) or not 1 <= topk <= len(categories):
         raise ValueError(f"topk must be an int from 1 to {len(categories)}, got {topk!r}.")
     pictures = [images] if isinstance(images, ImageLike) else list(images)
     if not pictures:

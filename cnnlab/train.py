@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sequ
 from tqdm.auto import tqdm
 
 from cnnlab import config
+from cnnlab.checks import is_int
 from cnnlab.tables import Table
 
 LAST = "last.pt"
@@ -376,14 +377,14 @@ def evaluate(
 def _check_fit_args(model, train_loader, val_loader, epochs, lr, optimizer, log_every) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if not is_int(epochs) or epochs < 1:
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
     if lr is not None and optimizer is not None:
         raise ValueError("pass either lr (fit builds SGD with it) or optimizer, not both; "
                          "set the learning rate on your optimizer instead.")
     if lr is not None and not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r} (try 0.1, 0.01 or 0.001).")
-    if not isinstance(log_every, int) or log_every < 1:
+    if not is_int(log_every) or log_every < 1:
         raise ValueError(f"log_every must be a whole number >= 1, got {log_every!r}.")
     _check_loader("train_loader", train_loader)
     if val_loader is not None:

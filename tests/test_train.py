@@ -229,6 +229,7 @@ def test_evaluate_takes_class_names_from_the_dataset():
     [
         ({"epochs": 0}, ValueError, "epochs"),
         ({"epochs": 1.5}, ValueError, "epochs"),
+        ({"epochs": True}, ValueError, "epochs"),
         ({"epochs": 1, "lr": 0}, ValueError, "lr must be > 0"),
         ({"epochs": 1, "lr": -0.1}, ValueError, "lr must be > 0"),
         ({"epochs": 1, "log_every": 0}, ValueError, "log_every"),

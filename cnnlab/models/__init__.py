@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from cnnlab.checks import integer
+
 Builder = Callable[..., nn.Module]
 
 
@@ -122,11 +124,7 @@ def create(name: str, num_classes: int | None = None, **options) -> nn.Module:
         )
     if num_classes is None:
         num_classes = spec.num_classes
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise TypeError(f"num_classes must be an int, not {type(num_classes).__name__}.")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1, got {num_classes}.")
-    return spec.build(num_classes, **options)
+    return spec.build(integer("num_classes", num_classes), **options)
 
 
 __all__ = ["ModelSpec", "create", "list_models", "model_spec", "register"]
