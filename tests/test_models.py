@@ -10,8 +10,8 @@ import torchvision
 from torch import nn
 
 from cnnlab import models
-from cnnlab.models.alexnet import local_response_norm
 from cnnlab.models.lenet import C3_TABLE, PartialConv2d
+from cnnlab.models.plain import local_response_norm
 
 TORCHVISION_TWINS = ["alexnet"] + [
     f"vgg{depth}{bn}" for depth in (11, 13, 16, 19) for bn in ("", "_bn")
