@@ -564,19 +564,19 @@ class _NormaliseCrops:
 
 
 def alexnet_transforms(
+    name: str,
+    *,
     train: bool,
     crop: int = 28,
-    *,
-    name: str = "shapes",
     lighting: PCALighting | None = None,
     ten_crop: bool = True,
 ) -> T.Compose:
     """AlexNet's augmentation scaled to 32x32 images (224 of 256 there; 28 of 32 here).
 
-    Training: a random ``crop`` x ``crop`` patch, a random horizontal flip, and ``lighting`` if
-    given. Testing: the four corner and centre patches and their mirrors (``TenCrop``), stacked
-    as 10 x 3 x crop x crop for :func:`ten_crop_predict`, or the centre patch alone when
-    ``ten_crop`` is False.
+    ``name`` picks the normalisation (:func:`mean_std`). Training: a random ``crop`` x ``crop``
+    patch, a random horizontal flip, and ``lighting`` if given. Testing: the four corner and
+    centre patches and their mirrors (``TenCrop``), stacked as 10 x 3 x crop x crop for
+    :func:`ten_crop_predict`, or the centre patch alone when ``ten_crop`` is False.
     """
     crop = integer("crop", crop)
     if crop > _IMAGE_SIZE:
@@ -594,13 +594,13 @@ def alexnet_transforms(
 def ten_crop_predict(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Class probabilities averaged over the ten crops of each image, as AlexNet tested.
 
-    ``images`` is a batch from ``alexnet_transforms(train=False)``: B x 10 x C x H x W. Put the
-    model in eval mode first. Returns B x classes.
+    ``images`` is a batch from ``alexnet_transforms(name, train=False)``: B x 10 x C x H x W.
+    Put the model in eval mode first. Returns B x classes.
     """
     if images.dim() != 5:
         raise ValueError(
-            f"images must be B x crops x C x H x W (from alexnet_transforms(train=False)), got "
-            f"shape {tuple(images.shape)}."
+            "images must be B x crops x C x H x W (from alexnet_transforms(name, train=False)), "
+            f"got shape {tuple(images.shape)}."
         )
     batch, crops = images.shape[:2]
     with torch.no_grad():

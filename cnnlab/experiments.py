@@ -241,7 +241,7 @@ def accuracy(
     """Top-1 accuracy (%) of ``model`` on ``dataset``, in eval mode.
 
     Items may be single images (C x H x W) or stacks of crops (crops x C x H x W, from
-    ``cnnlab.data.alexnet_transforms(train=False)``), whose softmax outputs are averaged as
+    ``cnnlab.data.alexnet_transforms(name, train=False)``), whose softmax outputs are averaged as
     AlexNet tested. ``ten_crop=side`` cuts single images into those ten crops (four corners, the
     centre and their mirrors) batch by batch, which is much cheaper than cropping each image
     with PIL. The model's mode is restored afterwards.

@@ -222,7 +222,7 @@ def test_standard_transforms_normalise_and_augment(shapes_sample):
 
 def test_ten_crop_predict_averages_the_crop_probabilities(shapes_sample):
     crop = 24
-    transform = data.alexnet_transforms(train=False, crop=crop)
+    transform = data.alexnet_transforms("shapes", train=False, crop=crop)
     images = torch.stack([transform(shapes_sample[i][0]) for i in range(4)])
     assert images.shape == (4, 10, 3, crop, crop)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
@@ -233,7 +233,7 @@ def test_ten_crop_predict_averages_the_crop_probabilities(shapes_sample):
     torch.testing.assert_close(probabilities[2], model(images[2]).softmax(1).mean(0))
     with pytest.raises(ValueError, match="images"):
         data.ten_crop_predict(model, images[0])
-    train_transform = data.alexnet_transforms(train=True, crop=crop)
+    train_transform = data.alexnet_transforms("shapes", train=True, crop=crop)
     assert train_transform(shapes_sample[0][0]).shape == (3, crop, crop)
 
 

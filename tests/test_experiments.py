@@ -109,7 +109,8 @@ def test_ten_crop_on_tensors_scores_as_alexnets_test_transform_does():
     torch.manual_seed(0)
     # A linear model's prediction moves with every pixel, so any crop out of place would show.
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 28 * 28, 10))
-    cropped = data.load("shapes", "test", size=60, transform=data.alexnet_transforms(train=False))
+    cropped = data.load("shapes", "test", size=60,
+                        transform=data.alexnet_transforms("shapes", train=False))
     whole = data.load("shapes", "test", size=60,
                       transform=data.standard_transforms("shapes", train=False))
     images = experiments.as_tensors(whole)
