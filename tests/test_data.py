@@ -8,6 +8,7 @@ import urllib.error
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 from torch import nn
 from torchvision.datasets import cifar
@@ -281,3 +282,15 @@ def test_pca_lighting_is_what_PCALighting_adds_for_the_same_draw():
         data.pca_lighting(torch.zeros(4, 2, 2), eigval, eigvec, alpha)
     with pytest.raises(ValueError, match="eigvec"):
         data.pca_lighting(image, eigval, eigvec[:2], alpha)
+
+
+def test_transformed_applies_its_transform_on_every_access():
+    raw = data.load("shapes", "test", size=4)
+    flipped = data.Transformed(raw, torchvision.transforms.RandomHorizontalFlip(p=1.0))
+    image, label = flipped[2]
+    assert len(flipped) == 4 and label == raw.targets[2]
+    assert image.tobytes() == raw[2][0].transpose(Image.Transpose.FLIP_LEFT_RIGHT).tobytes()
+    to_tensor = data.as_tensors(data.Transformed(raw, torchvision.transforms.ToTensor()))
+    assert to_tensor.tensors[0].shape == (4, 3, 32, 32)
+    with pytest.raises(TypeError, match="transform"):
+        data.Transformed(raw, "flip")
