@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from cnnlab import config
 from cnnlab.arithmetic import Cost
+from cnnlab.checks import is_int
 from cnnlab.summary import cost_of
 
 BYTES_PER_MB = 10**6
@@ -74,13 +75,12 @@ def latency(
     examples = _as_examples(example)
     if repeats is None:
         repeats = len(examples) if len(examples) > 1 else config.profile().bench_repeats
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 2:
+    if not is_int(repeats) or repeats < 2:
         raise ValueError(f"repeats must be a whole number >= 2 (a standard deviation needs two "
                          f"timings), got {repeats!r}.")
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got {warmup!r}.")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
+    if threads is not None and (not is_int(threads) or threads < 1):
         raise ValueError(f"threads must be a whole number >= 1 or None, got {threads!r}.")
     target = config.device(device)
     net = copy.deepcopy(model).to(target).eval()
@@ -246,7 +246,7 @@ def measure(
     :func:`cnnlab.bench.latency`, default ``config.profile().bench_repeats``) and the two side by
     side: ``gflops`` achieved (the predicted FLOPs over the median time) and, relative to the
     first contender, ``macs_vs_first`` and ``time_vs_first``. ``series`` tags the rows (e.g. the
-    sizes) for :func:`cnnlab.plots.plot_measured`.
+    sizes) for :func:`cnnlab.plots.time_vs_cost`.
     """
     if not contenders:
         raise ValueError("contenders must hold at least one Contender.")

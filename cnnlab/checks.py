@@ -7,11 +7,16 @@ import numbers
 from collections.abc import Sequence
 
 
-def integer(name: str, value: object, minimum: int = 1) -> int:
-    """``value`` as an int, refusing bools, floats and anything below ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+def is_int(value: object) -> bool:
+    """True for ints (numpy's too) but not for bools, which Python counts as ints."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def integer(name: str, value: object, minimum: int | None = 1) -> int:
+    """``value`` as an int, refusing bools, floats and anything below ``minimum`` (None: no bound)."""
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}.")
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}.")
     return int(value)
 

@@ -7,7 +7,9 @@ carries ``.classes``, ``.targets`` and ``.data`` (uint8, N x H x W x 3) like tor
 ``PairedShapes`` is the image-to-image set of the pix2pix notebook.
 
 The transforms are the two recipes the course compares: the standard CIFAR augmentation and
-AlexNet's (random crops and flips, ten-crop testing, PCA colour "lighting" noise).
+AlexNet's (random crops and flips, ten-crop testing, PCA colour "lighting" noise). ``Transformed``
+and ``as_tensors`` let one set of images serve several experiments, with deterministic
+transforms run once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 import torchvision
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision import transforms as T
 from torchvision.datasets.vision import VisionDataset
 
@@ -39,7 +41,9 @@ __all__ = [
     "PCALighting",
     "PairedShapes",
     "Shapes",
+    "Transformed",
     "alexnet_transforms",
+    "as_tensors",
     "load",
     "loaders",
     "mean_std",
@@ -564,19 +568,19 @@ class _NormaliseCrops:
 
 
 def alexnet_transforms(
+    name: str,
+    *,
     train: bool,
     crop: int = 28,
-    *,
-    name: str = "shapes",
     lighting: PCALighting | None = None,
     ten_crop: bool = True,
 ) -> T.Compose:
     """AlexNet's augmentation scaled to 32x32 images (224 of 256 there; 28 of 32 here).
 
-    Training: a random ``crop`` x ``crop`` patch, a random horizontal flip, and ``lighting`` if
-    given. Testing: the four corner and centre patches and their mirrors (``TenCrop``), stacked
-    as 10 x 3 x crop x crop for :func:`ten_crop_predict`, or the centre patch alone when
-    ``ten_crop`` is False.
+    ``name`` picks the normalisation (:func:`mean_std`). Training: a random ``crop`` x ``crop``
+    patch, a random horizontal flip, and ``lighting`` if given. Testing: the four corner and
+    centre patches and their mirrors (``TenCrop``), stacked as 10 x 3 x crop x crop for
+    :func:`ten_crop_predict`, or the centre patch alone when ``ten_crop`` is False.
     """
     crop = integer("crop", crop)
     if crop > _IMAGE_SIZE:
@@ -594,18 +598,54 @@ def alexnet_transforms(
 def ten_crop_predict(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Class probabilities averaged over the ten crops of each image, as AlexNet tested.
 
-    ``images`` is a batch from ``alexnet_transforms(train=False)``: B x 10 x C x H x W. Put the
-    model in eval mode first. Returns B x classes.
+    ``images`` is a batch from ``alexnet_transforms(name, train=False)``: B x 10 x C x H x W.
+    Put the model in eval mode first. Returns B x classes.
     """
     if images.dim() != 5:
         raise ValueError(
-            f"images must be B x crops x C x H x W (from alexnet_transforms(train=False)), got "
-            f"shape {tuple(images.shape)}."
+            "images must be B x crops x C x H x W (from alexnet_transforms(name, train=False)), "
+            f"got shape {tuple(images.shape)}."
         )
     batch, crops = images.shape[:2]
     with torch.no_grad():
         logits = model(images.flatten(0, 1))
     return logits.softmax(dim=-1).view(batch, crops, -1).mean(dim=1)
+
+
+class Transformed(Dataset):
+    """``dataset``'s items with ``transform`` applied to their images, drawn afresh per access.
+
+    One set of images (generated or decoded once) can then serve several experiments: plain
+    crops, random augmentation, normalised tensors.
+    """
+
+    def __init__(self, dataset: Dataset, transform: Callable):
+        if not callable(transform):
+            raise TypeError(f"transform must be callable (e.g. a torchvision transform), not "
+                            f"{type(transform).__name__}.")
+        self.dataset, self.transform = dataset, transform
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        image, label = self.dataset[index]
+        return self.transform(image), label
+
+
+def as_tensors(dataset: Dataset) -> TensorDataset:
+    """``dataset`` with its transforms run once: all images in one tensor, labels in another.
+
+    Deterministic transforms (crops, normalisation) then cost nothing per epoch or per
+    evaluation; keep random augmentation in the original dataset.
+    """
+    if len(dataset) == 0:
+        raise ValueError("dataset is empty: there is nothing to stack.")
+    images, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
+    if not isinstance(images[0], torch.Tensor):
+        raise TypeError(f"dataset items must be tensors to stack, got {type(images[0]).__name__}; "
+                        "give the dataset a transform that ends with ToTensor.")
+    return TensorDataset(torch.stack(images), torch.as_tensor(labels))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The course's recurring pictures: image grids, training curves, confusion matrices, bar charts,
-and measured time against predicted cost.
+"""The course's recurring pictures: image grids, training curves, running training error,
+confusion matrices, bar charts, and measured time against predicted cost.
 
 Every function returns the matplotlib Figure and leaves showing it to the caller
 (notebooks end plotting cells with ``plt.show()``), titles and labels included.
@@ -78,6 +78,29 @@ def training_curves(histories: Mapping[str, object] | object, title: str = "Trai
     return fig
 
 
+def running_error(
+    runs: Mapping[str, object],
+    *,
+    window: int,
+    target_error: float | None = None,
+    title: str = "Training error",
+):
+    """Running training error against iterations, one line per :class:`cnnlab.train.Run`;
+    the target as a line."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for label, run in runs.items():
+        ax.plot(range(1, len(run.errors) + 1), run.running_error(window), label=label)
+    if target_error is not None:
+        ax.axhline(target_error, color="grey", linestyle="--", label=f"{target_error:g}% target")
+    ax.set(xlabel="iteration (one batch each)",
+           ylabel=f"training error, mean of last {window} batches (%)", title=title,
+           ylim=(0, 100))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def confusion_matrix(matrix, classes: Sequence[str], title: str = "Confusion matrix"):
     """Rows are true classes, columns predictions; each row normalised to fractions."""
     counts = torch.as_tensor(matrix, dtype=torch.float64)
@@ -108,7 +131,7 @@ def bars(values: Mapping[str, float], *, ylabel: str, title: str, log: bool = Fa
     return fig
 
 
-def plot_measured(
+def time_vs_cost(
     rows: Sequence[Mapping[str, object]],
     machines: Sequence[Machine] = (),
     *,

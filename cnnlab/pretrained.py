@@ -9,11 +9,14 @@ Nothing is ever downloaded: the file is looked for, under torchvision's file nam
 
 Category names and preprocessing (resize 256, centre crop 224, ImageNet mean/std) come from the
 torchvision weight entries, so a photo is prepared exactly as in training.
+
+The photo demo (:func:`photos_to_classify`, :func:`classify_photos`, :func:`show_predictions`)
+runs without the weights too: it then says in one line which file to put where, and skips.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -23,6 +26,7 @@ from torch import nn
 from torchvision.models import AlexNet_Weights, VGG16_Weights, WeightsEnum
 
 from cnnlab import models
+from cnnlab.checks import is_int
 from cnnlab.config import data_dir
 
 WEIGHTS: dict[str, WeightsEnum] = {
@@ -152,7 +156,7 @@ def classify(
             "pass weights=, e.g. torchvision.models.AlexNet_Weights.IMAGENET1K_V1."
         )
     categories = weights.meta["categories"]
-    if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= len(categories):
+    if not is_int(topk) or not 1 <= topk <= len(categories):
         raise ValueError(f"topk must be an int from 1 to {len(categories)}, got {topk!r}.")
     pictures = [images] if isinstance(images, ImageLike) else list(images)
     if not pictures:
@@ -175,3 +179,69 @@ def classify(
         [(categories[i], p) for i, p in zip(indices.tolist(), probs.tolist(), strict=True)]
         for probs, indices in zip(top.values, top.indices, strict=True)
     ]
+
+
+def photos_to_classify(folder: str | Path | None = None) -> dict[str, Image.Image]:
+    """matplotlib's sample photograph (grace_hopper.jpg) and the JPEG/PNG files in ``folder``.
+
+    ``folder`` defaults to ``data/photos`` (see :func:`cnnlab.config.data_dir`); a missing or
+    empty folder is fine, since the sample photograph is always there.
+    """
+    from matplotlib import cbook  # imported only when the demo runs
+
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        photos = {"grace_hopper.jpg": Image.open(handle).convert("RGB")}
+    folder = data_dir() / "photos" if folder is None else Path(folder).expanduser()
+    if folder.is_dir() and any(p.suffix.lower() in PHOTO_SUFFIXES for p in folder.iterdir()):
+        photos.update(load_photos(folder))
+    return photos
+
+
+def classify_photos(
+    photos: Mapping[str, Image.Image],
+    *,
+    name: str = "alexnet",
+    weights_path: str | Path | None = None,
+    topk: int = 5,
+) -> dict[str, list[tuple[str, float]]] | None:
+    """Top-``topk`` ImageNet labels for every photo, or None when the weights file is absent.
+
+    Without weights it prints, in one line, which file to put where, so a notebook can skip the
+    part that needs them.
+    """
+    if not photos:
+        raise ValueError("photos is empty; pass at least one {name: PIL image}.")
+    try:
+        model = load_pretrained(name, weights_path)
+    except WeightsNotFoundError:
+        print(f"No ImageNet weights for {name!r}: put {weights_file_name(name)} in "
+              "data/weights/ (or $CNNLAB_DATA/weights/ if you set CNNLAB_DATA; the README says "
+              "how to get the file) to classify photos; skipped.")
+        return None
+    labels = classify(model, list(photos.values()), topk=topk)
+    return dict(zip(photos, labels, strict=True))
+
+
+def show_predictions(
+    photos: Mapping[str, Image.Image], predictions: Mapping[str, list[tuple[str, float]]]
+):
+    """Each photo with its top labels and probabilities beside it; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    names = [photo for photo in photos if photo in predictions]
+    if not names:
+        raise ValueError("predictions names none of the photos; pass classify_photos' result.")
+    fig, axes = plt.subplots(len(names), 2, figsize=(9, 2.6 * len(names)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1.3]})
+    for (picture, bars), photo in zip(axes, names, strict=True):
+        picture.imshow(photos[photo])
+        picture.set_title(photo, fontsize=9)
+        picture.axis("off")
+        labels, probabilities = zip(*predictions[photo], strict=True)
+        bars.barh(range(len(labels)), [100 * p for p in probabilities], color="tab:blue")
+        bars.set_yticks(range(len(labels)), [label[:28] for label in labels], fontsize=8)
+        bars.invert_yaxis()
+        bars.set(xlabel="probability (%)", xlim=(0, 100))
+    fig.suptitle("Top ImageNet labels")
+    fig.tight_layout()
+    return fig

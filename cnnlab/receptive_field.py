@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from cnnlab.checks import is_int
+
 __all__ = ["effective_receptive_field", "effective_size", "layer_geometry", "receptive_field"]
 
 _SPATIAL = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
@@ -50,7 +52,7 @@ def receptive_field(layers: Sequence[Sequence[int]]) -> int:
         if not isinstance(layer, Sequence) or len(layer) not in (2, 3):
             raise ValueError(f"layers[{index}] = {layer!r}: give (kernel_size, stride) or "
                              "(kernel_size, stride, dilation).")
-        if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in layer):
+        if any(not is_int(v) or v < 1 for v in layer):
             raise ValueError(f"layers[{index}] = {layer!r}: kernel size, stride and dilation are "
                              "whole numbers >= 1.")
         kernel, stride, dilation = (*layer, 1)[:3]
@@ -95,9 +97,9 @@ def effective_receptive_field(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, not {type(model).__name__}.")
     if (isinstance(input_size, str | bytes) or len(input_size) != 3
-            or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in input_size)):
+            or any(not is_int(n) or n < 1 for n in input_size)):
         raise ValueError(f"input_size must be (channels, height, width), got {input_size!r}.")
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+    if not is_int(samples) or samples < 1:
         raise ValueError(f"samples must be a whole number >= 1, got {samples!r}.")
     device = next(model.parameters(), torch.empty(0)).device
     generator = torch.Generator().manual_seed(seed)

@@ -22,6 +22,7 @@ import torch
 from torch.utils import benchmark
 
 from cnnlab import arithmetic, config
+from cnnlab.checks import integer
 
 __all__ = [
     "GPU_SPEC_SHEETS",
@@ -33,11 +34,9 @@ __all__ = [
 ]
 
 
-def _positive(name: str, value: object, *, integer: bool = False) -> None:
-    kinds = int if integer else int | float
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}, "
-                        f"got {type(value).__name__}.")
+def _positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}.")
     if not value > 0 or math.isinf(value):
         raise ValueError(f"{name} must be positive and finite, got {value}.")
 
@@ -96,7 +95,7 @@ def measure_peak_flops(
     On a GPU this is FP32 only while TF32 stays off (PyTorch's default); with
     ``torch.backends.cuda.matmul.allow_tf32 = True`` the tensor cores answer instead.
     """
-    _positive("size", size, integer=True)
+    integer("size", size)
     _positive("min_run_time", min_run_time)
     device = config.device(device)
     generator = torch.Generator().manual_seed(0)
@@ -111,7 +110,7 @@ def measure_bandwidth(
 ) -> float:
     """Bytes/s of copying a ``megabytes`` float32 buffer into another, counted as STREAM's copy
     does (each byte read once and written once); pick a buffer larger than the caches."""
-    _positive("megabytes", megabytes, integer=True)
+    integer("megabytes", megabytes)
     _positive("min_run_time", min_run_time)
     device = config.device(device)
     elements = megabytes * 2**20 // 4

@@ -4,8 +4,15 @@
 checkpoints: ``last.pt`` so an interrupted run can carry on exactly where it stopped, and
 ``best.pt``, the weights with the best validation accuracy. The dissertation (seed 002, §4.3.1)
 reports the size of that best-model file as the network's storage cost, so ``History`` carries it.
-Launched under ``torchrun``, the same call trains data-parallel (DDP). ``evaluate`` gives top-1,
-top-5, per-class accuracy and the confusion matrix.
+Launched under ``torchrun``, the same call trains data-parallel (DDP).
+
+``controlled_run`` is the same training step for controlled experiments, which change one thing
+and keep the rest: it seeds everything before it builds the model, so two variants start from the
+same weights and see the same batches, and records every iteration's training error in a
+:class:`Run` (seed 001's ReLU-vs-tanh figure counts iterations, not epochs).
+
+``evaluate`` gives top-1, top-5, per-class accuracy and the confusion matrix, on single images or
+on AlexNet's ten crops per image.
 
 Accuracies are percentages (0-100), as the dissertation's tables print them.
 """
@@ -15,8 +22,9 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,10 +35,18 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+from torch.utils.data import (
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    RandomSampler,
+    SequentialSampler,
+)
+from torchvision.transforms import functional as TF
 from tqdm.auto import tqdm
 
-from cnnlab import config
+from cnnlab import config, data
+from cnnlab.checks import integer, is_int
 from cnnlab.tables import Table
 
 LAST = "last.pt"
@@ -235,10 +251,15 @@ class _Loop:
     log_every: int
     distributed: bool
 
-    def run(self, net: nn.Module, loader: DataLoader, desc: str,
+    def run(self, net: nn.Module, loader: Iterable, desc: str,
             optimizer: torch.optim.Optimizer | None = None,
-            scaler: torch.amp.GradScaler | None = None) -> tuple[float, float]:
-        """One pass over ``loader`` (training when an optimizer is given): mean loss, accuracy %."""
+            scaler: torch.amp.GradScaler | None = None,
+            on_batch: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None,
+            ) -> tuple[float, float]:
+        """One pass over ``loader`` (training when an optimizer is given): mean loss, accuracy %.
+
+        ``on_batch(loss, logits, targets)`` sees every batch, for records finer than the pass.
+        """
         training = optimizer is not None
         net.train(training)
         # Summed on the device and read back only every `log_every` batches, to avoid GPU stalls.
@@ -256,6 +277,8 @@ class _Loop:
                     scaler.scale(loss).backward()
                     scaler.step(optimizer)
                     scaler.update()
+                if on_batch is not None:
+                    on_batch(loss.detach(), logits.detach(), targets)
                 loss_sum += loss.detach() * len(targets)
                 correct += (logits.argmax(1) == targets).sum()
                 count += len(targets)
@@ -267,6 +290,105 @@ class _Loop:
             dist.all_reduce(totals)
         loss_sum, correct, count = totals.tolist()
         return loss_sum / count, 100 * correct / count
+
+
+@dataclass
+class Run:
+    """One controlled run: the training loss and error (%) of every iteration's batch.
+
+    Each batch's error is measured on its forward pass, just before the weights are updated,
+    so it is the error on data the model has not yet been trained on in this step.
+    """
+
+    model: nn.Module = field(repr=False)
+    losses: list[float]
+    errors: list[float]
+    seconds: float
+
+    def running_error(self, window: int) -> list[float]:
+        """Mean error of the last ``window`` batches at every iteration (fewer at the start)."""
+        window = integer("window", window)
+        return [statistics.fmean(self.errors[max(0, i + 1 - window):i + 1])
+                for i in range(len(self.errors))]
+
+    def iterations_to(self, target_error: float, window: int) -> int | None:
+        """First iteration (counting from 1) at which the running error is at most
+        ``target_error`` percent; None when the run never got there."""
+        if not 0 <= target_error <= 100:
+            raise ValueError(f"target_error is a percentage in [0, 100], got {target_error!r}.")
+        for iteration, error in enumerate(self.running_error(window), 1):
+            if iteration >= window and error <= target_error:
+                return iteration
+        return None
+
+
+class _Iterations:
+    """Exactly ``count`` batches of ``loader``, starting it again (a new epoch) as often as needed."""
+
+    def __init__(self, loader: DataLoader, count: int):
+        self.loader, self.count = loader, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        return itertools.islice(itertools.chain.from_iterable(itertools.repeat(self.loader)),
+                                self.count)
+
+
+def controlled_run(
+    make_model: Callable[[], nn.Module],
+    dataset: Dataset,
+    *,
+    iterations: int,
+    batch_size: int,
+    lr: float,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> Run:
+    """Seed, build, and train with SGD for exactly ``iterations`` batches; the :class:`Run`.
+
+    Seeding first makes variants comparable: the same ``seed`` gives the same initial weights
+    for the same architecture and the same batch order over the same dataset. Epochs restart
+    as often as needed (the last incomplete batch of each is dropped). The step is ``fit``'s,
+    in float32 on every device (no autocast), so variants differ only in what they change.
+    """
+    if isinstance(make_model, nn.Module) or not callable(make_model):
+        raise TypeError("make_model must be a function that returns a fresh nn.Module, e.g. "
+                        "partial(models.create, 'small_cnn', activation='tanh').")
+    iterations = integer("iterations", iterations)
+    batch_size = integer("batch_size", batch_size)
+    if len(dataset) < batch_size:
+        raise ValueError(f"dataset has {len(dataset)} examples, fewer than one batch of "
+                         f"{batch_size}; use a smaller batch_size.")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}.")
+    config.seed_everything(seed)
+    model = make_model()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"make_model returned {type(model).__name__}, not an nn.Module.")
+    device = config.device(device)
+    model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                                weight_decay=weight_decay)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
+                        generator=torch.Generator().manual_seed(seed))
+    losses, wrong = [], []
+
+    def record(loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> None:
+        losses.append(loss)
+        wrong.append((logits.argmax(1) != targets).float().mean())
+
+    loop = _Loop(device, nn.CrossEntropyLoss(), amp=False, channels_last=False, show=progress,
+                 log_every=10, distributed=False)
+    began = time.perf_counter()
+    loop.run(model, _Iterations(loader, iterations), "train", optimizer,
+             torch.amp.GradScaler(device.type, enabled=False), on_batch=record)
+    return Run(model=model.eval(), losses=torch.stack(losses).tolist(),
+               errors=(100 * torch.stack(wrong)).tolist(), seconds=time.perf_counter() - began)
 
 
 @dataclass
@@ -319,16 +441,26 @@ def evaluate(
     loader: DataLoader,
     *,
     classes: Sequence[str] | None = None,
+    ten_crop: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
 ) -> Evaluation:
     """Score ``model`` on ``loader`` with cross-entropy, top-1/top-5 and per-class accuracy.
 
+    Items may be single images (C x H x W) or stacks of crops (crops x C x H x W, from
+    :func:`cnnlab.data.alexnet_transforms` with ``train=False``), whose softmax outputs are
+    averaged as AlexNet tested; the loss is then that of the averaged probabilities.
+    ``ten_crop=side`` cuts single images into those ten crops (four corners, the centre and their
+    mirrors) batch by batch, which is much cheaper than cropping each image with PIL.
     ``classes`` defaults to ``loader.dataset.classes`` when the dataset has it, else "0", "1", ...
     ``device`` defaults to where the model already is; naming one moves the model there.
     The model's train/eval mode is restored afterwards.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
     _check_loader("loader", loader)
+    if ten_crop is not None:
+        integer("ten_crop", ten_crop)
     if device is None:
         device = next(model.parameters(), torch.empty(0)).device
     else:
@@ -343,10 +475,20 @@ def evaluate(
             for batch in tqdm(loader, desc="evaluate", unit="batch", leave=False,
                               disable=not progress):
                 inputs, targets = _to_device(batch, device, channels_last=False)
-                logits = model(inputs).float()
-                num_classes = logits.shape[1]
-                loss_sum += F.cross_entropy(logits, targets, reduction="sum")
-                ranked.append(logits.topk(min(5, num_classes), dim=1).indices.cpu())
+                if ten_crop is not None:
+                    if inputs.dim() != 4:
+                        raise ValueError("ten_crop needs items that are single images "
+                                         f"(C x H x W), got batches of {tuple(inputs.shape)}.")
+                    inputs = torch.stack(TF.ten_crop(inputs, [ten_crop, ten_crop]), dim=1)
+                if inputs.dim() == 5:
+                    scores = data.ten_crop_predict(model, inputs).float()
+                    log_scores = scores.clamp_min(torch.finfo(scores.dtype).tiny).log()
+                    loss_sum += F.nll_loss(log_scores, targets, reduction="sum")
+                else:
+                    scores = model(inputs).float()
+                    loss_sum += F.cross_entropy(scores, targets, reduction="sum")
+                num_classes = scores.shape[1]
+                ranked.append(scores.topk(min(5, num_classes), dim=1).indices.cpu())
                 truth.append(targets.cpu())
     finally:
         model.train(was_training)
@@ -364,9 +506,9 @@ def evaluate(
         for name, hit, count in zip(names, confusion.diagonal().tolist(),
                                     confusion.sum(1).tolist(), strict=True)
     ]
-    return Evaluation(
-        top1=100 * hits[:, 0].double().mean().item(),
-        top5=100 * hits.any(1).double().mean().item() if num_classes >= 5 else None,
+    return Evaluation(  # counts, then one division: the same floats as fit's accuracies
+        top1=100 * hits[:, 0].sum().item() / len(truth),
+        top5=100 * hits.any(1).sum().item() / len(truth) if num_classes >= 5 else None,
         loss=loss_sum.item() / len(truth),
         per_class=per_class,
         confusion=confusion,
@@ -376,14 +518,14 @@ def evaluate(
 def _check_fit_args(model, train_loader, val_loader, epochs, lr, optimizer, log_every) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if not is_int(epochs) or epochs < 1:
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
     if lr is not None and optimizer is not None:
         raise ValueError("pass either lr (fit builds SGD with it) or optimizer, not both; "
                          "set the learning rate on your optimizer instead.")
     if lr is not None and not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r} (try 0.1, 0.01 or 0.001).")
-    if not isinstance(log_every, int) or log_every < 1:
+    if not is_int(log_every) or log_every < 1:
         raise ValueError(f"log_every must be a whole number >= 1, got {log_every!r}.")
     _check_loader("train_loader", train_loader)
     if val_loader is not None:

@@ -92,7 +92,7 @@ def test_measure_refuses_what_is_not_a_contender():
         bench.measure([nn.Conv2d(4, 4, 3)])
 
 
-def test_plot_measured_draws_both_views_with_labels():
+def test_time_vs_cost_draws_both_views_with_labels():
     rows = [
         {"series": "a", "block": "x", "macs": 100, "median_ms": 1.0, "flop_per_byte": 2.0,
          "gflops": 0.2},
@@ -100,7 +100,7 @@ def test_plot_measured_draws_both_views_with_labels():
          "gflops": 0.04},
     ]
     machine = Machine("toy", peak_flops=1e9, bandwidth=1e8, source="test")
-    fig = plots.plot_measured(rows, [machine], title="toy")
+    fig = plots.time_vs_cost(rows, [machine], title="toy")
     time_ax, rate_ax = fig.axes
     assert time_ax.get_xscale() == time_ax.get_yscale() == "log"
     assert "ms" in time_ax.get_ylabel() and "FLOP/s" in rate_ax.get_ylabel()
@@ -108,5 +108,5 @@ def test_plot_measured_draws_both_views_with_labels():
     assert {"a", "x", "y"} <= {text.get_text() for text in time_ax.get_legend().get_texts()}
     plt.close(fig)
     with pytest.raises(ValueError, match="rows"):
-        plots.plot_measured([])
+        plots.time_vs_cost([])
 

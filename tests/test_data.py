@@ -8,6 +8,7 @@ import urllib.error
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 from torch import nn
 from torchvision.datasets import cifar
@@ -222,7 +223,7 @@ def test_standard_transforms_normalise_and_augment(shapes_sample):
 
 def test_ten_crop_predict_averages_the_crop_probabilities(shapes_sample):
     crop = 24
-    transform = data.alexnet_transforms(train=False, crop=crop)
+    transform = data.alexnet_transforms("shapes", train=False, crop=crop)
     images = torch.stack([transform(shapes_sample[i][0]) for i in range(4)])
     assert images.shape == (4, 10, 3, crop, crop)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
@@ -233,7 +234,7 @@ def test_ten_crop_predict_averages_the_crop_probabilities(shapes_sample):
     torch.testing.assert_close(probabilities[2], model(images[2]).softmax(1).mean(0))
     with pytest.raises(ValueError, match="images"):
         data.ten_crop_predict(model, images[0])
-    train_transform = data.alexnet_transforms(train=True, crop=crop)
+    train_transform = data.alexnet_transforms("shapes", train=True, crop=crop)
     assert train_transform(shapes_sample[0][0]).shape == (3, crop, crop)
 
 
@@ -281,3 +282,15 @@ def test_pca_lighting_is_what_PCALighting_adds_for_the_same_draw():
         data.pca_lighting(torch.zeros(4, 2, 2), eigval, eigvec, alpha)
     with pytest.raises(ValueError, match="eigvec"):
         data.pca_lighting(image, eigval, eigvec[:2], alpha)
+
+
+def test_transformed_applies_its_transform_on_every_access():
+    raw = data.load("shapes", "test", size=4)
+    flipped = data.Transformed(raw, torchvision.transforms.RandomHorizontalFlip(p=1.0))
+    image, label = flipped[2]
+    assert len(flipped) == 4 and label == raw.targets[2]
+    assert image.tobytes() == raw[2][0].transpose(Image.Transpose.FLIP_LEFT_RIGHT).tobytes()
+    to_tensor = data.as_tensors(data.Transformed(raw, torchvision.transforms.ToTensor()))
+    assert to_tensor.tensors[0].shape == (4, 3, 32, 32)
+    with pytest.raises(TypeError, match="transform"):
+        data.Transformed(raw, "flip")

@@ -1,11 +1,14 @@
 """Every exercise can pass (its reference scores full marks) and can fail (wrong answers kept in
 tests/wrong_answers score below full marks)."""
 
+import ast
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
+import cnnlab.exercises
 import tests.wrong_answers as wrong_answers
 from cnnlab import grading
 
@@ -58,3 +61,15 @@ def test_exercise_is_declared_sensibly(exercise_id):
     # hidden cases must add something the visible ones do not show
     visible = {repr(c.args) + repr(c.kwargs) for c in exercise.visible}
     assert any(repr(c.args) + repr(c.kwargs) not in visible for c in exercise.hidden)
+
+
+@pytest.mark.parametrize("path", sorted(Path(cnnlab.exercises.__path__[0]).glob("nb*.py")),
+                         ids=lambda path: path.name)
+def test_exercise_modules_import_no_other_notebooks_exercises(path):
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.update([node.module] + [f"{node.module}.{alias.name}" for alias in node.names])
+    assert not {name for name in imported if name.startswith("cnnlab.exercises")}

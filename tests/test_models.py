@@ -10,8 +10,9 @@ import torchvision
 from torch import nn
 
 from cnnlab import models
-from cnnlab.models.alexnet import local_response_norm
 from cnnlab.models.lenet import C3_TABLE, PartialConv2d
+from cnnlab.models.plain import local_response_norm
+from cnnlab.models.vgg import VGGBlock
 
 TORCHVISION_TWINS = ["alexnet"] + [
     f"vgg{depth}{bn}" for depth in (11, 13, 16, 19) for bn in ("", "_bn")
@@ -264,3 +265,39 @@ def test_vgg16_loads_torchvision_weights_with_identical_outputs():
         expected = reference(x)
         assert expected.abs().max() > 1e-3  # large enough for the tolerance below to mean something
         assert (ours.eval()(x) - expected).abs().max() < 1e-5
+
+
+# --- small_cnn ---------------------------------------------------------------------------------
+
+
+def test_overlapping_and_traditional_pooling_keep_sizes_and_parameters():
+    counts = set()
+    for kernel in (2, 3):
+        net = models.create("small_cnn", pool_kernel=kernel, image_size=28)
+        assert net(torch.zeros(2, 3, 28, 28)).shape == (2, 10)
+        counts.add(sum(p.numel() for p in net.parameters()))
+    assert len(counts) == 1
+    tiny = models.create("small_cnn", 3, widths=(4, 8), hidden=8, image_size=12,
+                         activation="tanh")
+    assert isinstance(tiny[1], torch.nn.Tanh)
+    with pytest.raises(ValueError, match="activation"):
+        models.create("small_cnn", activation="sigmoid")
+    with pytest.raises(ValueError, match="dropout"):
+        models.create("small_cnn", dropout=1.0)
+    with pytest.raises(ValueError, match="hidden"):
+        models.create("small_cnn", hidden=0)
+
+
+# --- VGG's unit --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_convs", [1, 3])
+def test_vgg_block_keeps_the_side_through_convolutions_and_halves_it_once(num_convs):
+    block = VGGBlock(3, 8, num_convs)
+    assert block(torch.randn(2, 3, 10, 7)).shape == (2, 8, 5, 3)
+    convs = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == num_convs
+    assert sum(p.numel() for p in block.parameters()) == (
+        8 * (3 * 9 + 1) + (num_convs - 1) * 8 * (8 * 9 + 1))
+    with pytest.raises(ValueError, match="num_convs"):
+        VGGBlock(3, 8, 0)

@@ -8,7 +8,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from cnnlab import plots  # noqa: E402
-from cnnlab.train import History  # noqa: E402
+from cnnlab.train import History, Run  # noqa: E402
 
 
 def test_image_grid_undoes_normalisation_and_titles_each_image():
@@ -45,4 +45,17 @@ def test_bars_label_every_value():
     fig = plots.bars({"conv": 1000.0, "dsc": 120.0}, ylabel="MACs", title="cost", log=True)
     ax = fig.axes[0]
     assert ax.get_yscale() == "log" and [t.get_text() for t in ax.texts] == ["1e+03", "120"]
+    plt.close(fig)
+
+
+def test_running_error_draws_one_line_per_run_and_the_target():
+    runs = {name: Run(model=torch.nn.Identity(), losses=[0.0] * 4, errors=errors, seconds=0.0)
+            for name, errors in [("relu", [100, 50, 50, 0]), ("tanh", [100, 100, 50, 50])]}
+    fig = plots.running_error(runs, window=2, target_error=40)
+    ax = fig.axes[0]
+    relu, tanh, target = ax.lines
+    assert list(relu.get_ydata()) == [100, 75, 50, 25] and list(tanh.get_xdata()) == [1, 2, 3, 4]
+    assert list(target.get_ydata()) == [40, 40] and "last 2 batches" in ax.get_ylabel()
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["relu", "tanh",
+                                                                        "40% target"]
     plt.close(fig)

@@ -1,5 +1,7 @@
-"""cnnlab.pretrained with a weights file the tests write: torchvision's format, random values."""
+"""cnnlab.pretrained with a weights file the tests write: torchvision's format, random values;
+and the photo demo, with and without weights."""
 
+import matplotlib
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,8 @@ import torchvision
 from PIL import Image
 
 from cnnlab import pretrained
+
+matplotlib.use("Agg")
 
 ALEXNET_WEIGHTS = torchvision.models.AlexNet_Weights.IMAGENET1K_V1
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"  # the basename of torchvision's download URL
@@ -150,3 +154,43 @@ def test_load_photos_explains_a_bad_folder(tmp_path):
         pretrained.load_photos(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="no photos"):
         pretrained.load_photos(tmp_path)
+
+
+# --- the photo demo ----------------------------------------------------------------------------
+
+
+def test_photos_are_the_sample_photograph_plus_the_learners_own(tmp_path):
+    only_sample = pretrained.photos_to_classify(tmp_path / "missing")
+    assert list(only_sample) == ["grace_hopper.jpg"]
+    assert only_sample["grace_hopper.jpg"].mode == "RGB"
+    Image.new("RGB", (40, 30), "red").save(tmp_path / "mine.png")
+    (tmp_path / "notes.txt").write_text("not a photo")
+    photos = pretrained.photos_to_classify(tmp_path)
+    assert sorted(photos) == ["grace_hopper.jpg", "mine.png"]
+
+
+def test_without_weights_classify_photos_says_where_to_put_them(nowhere, capsys):
+    photos = pretrained.photos_to_classify(nowhere / "data" / "photos")
+    assert pretrained.classify_photos(photos) is None
+    said = capsys.readouterr().out
+    assert ALEXNET_FILE in said and "data/weights/" in said
+
+
+def test_with_weights_the_same_call_classifies_and_shows(nowhere):
+    (nowhere / "data" / "weights").mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(),
+               nowhere / "data" / "weights" / ALEXNET_FILE)
+    photos = {"sample": pretrained.photos_to_classify(nowhere / "data")["grace_hopper.jpg"],
+              "red": Image.new("RGB", (64, 48), "red")}
+    predictions = pretrained.classify_photos(photos, topk=3)
+    assert list(predictions) == ["sample", "red"]
+    categories = ALEXNET_WEIGHTS.meta["categories"]
+    for top in predictions.values():
+        labels, probabilities = zip(*top, strict=True)
+        assert len(labels) == 3 and set(labels) <= set(categories)
+        assert list(probabilities) == sorted(probabilities, reverse=True)
+    figure = pretrained.show_predictions(photos, predictions)
+    assert len(figure.axes) == 4
+    with pytest.raises(ValueError, match="predictions"):
+        pretrained.show_predictions(photos, {})

@@ -1,5 +1,7 @@
-"""cnnlab.train: learning, history, checkpoints that resume exactly and never clobber, evaluate."""
+"""cnnlab.train: learning, history, checkpoints that resume exactly and never clobber, controlled
+runs recorded batch by batch, evaluate (ten-crop too)."""
 
+import functools
 import re
 
 import pytest
@@ -8,9 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import StepLR
 from torch.utils.data import DataLoader, TensorDataset
+from torchvision.transforms import functional as TF
 
+from cnnlab import data, models
 from cnnlab.config import seed_everything
-from cnnlab.train import CheckpointMismatchError, History, evaluate, fit
+from cnnlab.train import CheckpointMismatchError, History, Run, controlled_run, evaluate, fit
 
 FEATURES, CLASSES = 8, 4
 
@@ -229,6 +233,7 @@ def test_evaluate_takes_class_names_from_the_dataset():
     [
         ({"epochs": 0}, ValueError, "epochs"),
         ({"epochs": 1.5}, ValueError, "epochs"),
+        ({"epochs": True}, ValueError, "epochs"),
         ({"epochs": 1, "lr": 0}, ValueError, "lr must be > 0"),
         ({"epochs": 1, "lr": -0.1}, ValueError, "lr must be > 0"),
         ({"epochs": 1, "log_every": 0}, ValueError, "log_every"),
@@ -280,3 +285,107 @@ def test_fit_on_cuda_with_amp_and_channels_last(loaders, tmp_path):
     assert next(model.parameters()).is_cuda
     assert history.val_acc[-1] > history.val_acc[0]
     quick_fit(model, loaders, epochs=6, device="cuda", checkpoint_dir=tmp_path)  # resumes
+
+
+# --- controlled runs ---------------------------------------------------------------------------
+
+
+def blobs(n: int, seed: int, side: int = 12) -> TensorDataset:
+    """Images whose class (of 3) is which colour channel is brighter: easy to learn."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 3
+    images = 0.3 * torch.randn(n, 3, side, side, generator=g)
+    images[torch.arange(n), labels] += 1.0
+    return TensorDataset(images, labels)
+
+
+tiny = functools.partial(models.create, "small_cnn", 3, widths=(4, 8), hidden=8, image_size=12)
+
+
+def top1(model, dataset, **options) -> float:
+    return evaluate(model, DataLoader(dataset, batch_size=256), **options).top1
+
+
+def test_controlled_run_learns_and_is_reproducible():
+    train_set = blobs(96, seed=0)
+    settings = {"iterations": 30, "batch_size": 16, "lr": 0.05, "device": "cpu",
+                "progress": False}
+    first = controlled_run(tiny, train_set, **settings)
+    again = controlled_run(tiny, train_set, **settings)
+    assert len(first.errors) == len(first.losses) == 30  # 30 batches: several epochs of 6
+    assert first.errors == again.errors and first.losses == again.losses
+    assert first.running_error(10)[-1] < first.running_error(10)[9]
+    assert top1(first.model, blobs(60, seed=1)) > 100 / 3
+    other_seed = controlled_run(tiny, train_set, **{**settings, "seed": 1})
+    assert other_seed.losses != first.losses
+
+
+def test_controlled_run_starts_variants_from_the_same_weights():
+    train_set = blobs(32, seed=0)
+    relu, tanh = (controlled_run(functools.partial(tiny, activation=a), train_set, iterations=1,
+                                 batch_size=32, lr=1e-9, momentum=0, device="cpu", progress=False)
+                  for a in ("relu", "tanh"))
+    for a, b in zip(relu.model.parameters(), tanh.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_controlled_run_rejects_bad_arguments():
+    with pytest.raises(TypeError, match="make_model"):
+        controlled_run(tiny(), blobs(8, 0), iterations=1, batch_size=4, lr=0.1)
+    with pytest.raises(ValueError, match="batch_size"):
+        controlled_run(tiny, blobs(8, 0), iterations=1, batch_size=16, lr=0.1)
+    with pytest.raises(ValueError, match="iterations"):
+        controlled_run(tiny, blobs(8, 0), iterations=0, batch_size=4, lr=0.1)
+
+
+def test_running_error_and_iterations_to_a_target():
+    run = Run(model=torch.nn.Identity(), losses=[0.0] * 6, errors=[100, 80, 60, 40, 20, 0],
+              seconds=0.0)
+    assert run.running_error(2) == [100, 90, 70, 50, 30, 10]
+    assert run.iterations_to(50, window=2) == 4
+    assert run.iterations_to(100, window=3) == 3  # never before a full window
+    assert run.iterations_to(5, window=2) is None
+    with pytest.raises(ValueError, match="target_error"):
+        run.iterations_to(150, window=2)
+
+
+# --- evaluate on crops -------------------------------------------------------------------------
+
+
+def test_evaluate_averages_ten_crops_as_ten_crop_predict_does():
+    torch.manual_seed(0)
+    model = tiny()
+    crops = torch.randn(7, 10, 3, 12, 12)
+    labels = torch.arange(7) % 3
+    probabilities = data.ten_crop_predict(model.eval(), crops)
+    expected = (probabilities.argmax(1) == labels).double().mean()
+    scores = evaluate(model, DataLoader(TensorDataset(crops, labels), batch_size=256))
+    assert scores.top1 == pytest.approx(100 * expected.item())
+    assert scores.loss == pytest.approx(F.nll_loss(probabilities.log(), labels).item(), rel=1e-6)
+    single = crops[:, 0]
+    expected = (model(single).argmax(1) == labels).double().mean()
+    assert top1(model.train(), TensorDataset(single, labels)) == pytest.approx(
+        100 * expected.item())
+    assert model.training
+
+
+def test_ten_crop_on_tensors_scores_as_alexnets_test_transform_does():
+    torch.manual_seed(0)
+    # A linear model's prediction moves with every pixel, so any crop out of place would show.
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 28 * 28, 10))
+    cropped = data.load("shapes", "test", size=60,
+                        transform=data.alexnet_transforms("shapes", train=False))
+    whole = data.load("shapes", "test", size=60,
+                      transform=data.standard_transforms("shapes", train=False))
+    images = data.as_tensors(whole)
+    assert torch.equal(images.tensors[0][5], whole[5][0])
+    assert images.tensors[1].tolist() == whole.targets
+    crops = torch.stack([x for x, _ in cropped])
+    torch.testing.assert_close(
+        torch.stack(TF.ten_crop(images.tensors[0], [28, 28]), dim=1), crops)
+    expected = top1(model, cropped)
+    assert evaluate(model, DataLoader(images, batch_size=7), ten_crop=28).top1 == expected
+    with pytest.raises(ValueError, match="ten_crop"):
+        top1(model, cropped, ten_crop=28)
+    with pytest.raises(TypeError, match="ToTensor"):
+        data.as_tensors(data.load("shapes", "test", size=2))

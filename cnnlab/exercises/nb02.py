@@ -4,7 +4,6 @@ import torch
 
 from cnnlab import arithmetic
 from cnnlab.data import pca_lighting
-from cnnlab.exercises.nb01 import conv_params  # one reference for square convs, grouped or not
 from cnnlab.grading import Case, Exercise
 
 LENET_WIDTHS = (6, 16, 120)  # maps of C1, C3 and C5
@@ -24,6 +23,17 @@ def lenet_output_shapes(size: int, kernel_size: int = 5) -> list[tuple[int, int,
             side = arithmetic.conv_output_size(side, 2, 2)
             shapes.append((channels, side, side))
     return shapes
+
+
+def conv_params(in_channels: int, out_channels: int, kernel_size: int, groups: int = 1,
+                bias: bool = True) -> int:
+    """Weights (and biases) of a square ``nn.Conv2d``, grouped or not: both exercises' reference.
+
+    The side passed as the input size is ``kernel_size``, the smallest that fits: parameters do
+    not depend on it.
+    """
+    return arithmetic.conv2d(in_channels, out_channels, kernel_size, kernel_size, groups=groups,
+                             bias=bias).params
 
 
 def _pca_case(seed: int, height: int, width: int) -> tuple[torch.Tensor, ...]:

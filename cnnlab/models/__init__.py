@@ -1,7 +1,8 @@
 """Every network in the course, built by name: ``create("vgg16", num_classes=10)``.
 
 Each family lives in its own module here (``lenet.py``, ``alexnet.py``, ...) and registers its
-builders with :func:`register`. The registry finds family modules by itself the first time it is
+builders with :func:`register`; ``plain.py`` registers nothing: it holds the builder that AlexNet,
+ZFNet and VGG share. The registry finds family modules by itself the first time it is
 asked for a model, so adding a family means adding one file; keep those files cheap to import.
 
 A builder takes ``num_classes`` and keyword-only options, e.g.::
@@ -22,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import nn
+
+from cnnlab.checks import integer
 
 Builder = Callable[..., nn.Module]
 
@@ -122,11 +125,7 @@ def create(name: str, num_classes: int | None = None, **options) -> nn.Module:
         )
     if num_classes is None:
         num_classes = spec.num_classes
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise TypeError(f"num_classes must be an int, not {type(num_classes).__name__}.")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1, got {num_classes}.")
-    return spec.build(num_classes, **options)
+    return spec.build(integer("num_classes", num_classes), **options)
 
 
 __all__ = ["ModelSpec", "create", "list_models", "model_spec", "register"]

@@ -20,7 +20,7 @@ from torch import nn
 
 from cnnlab.checks import integer
 from cnnlab.models import register
-from cnnlab.models.alexnet import POOL, AlexNet, Conv, Design, build
+from cnnlab.models.plain import POOL, Conv, Design, PlainCNN, build
 
 # Output channels of each 3x3 convolution, POOL for a 2x2 max pool (torchvision's table).
 CONFIGS: dict[int, list[int | str]] = {
@@ -58,7 +58,7 @@ class VGGBlock(nn.Module):
         return self.pool(self.convs(x))
 
 
-class VGG(AlexNet):
+class VGG(PlainCNN):
     """AlexNet's layout with a VGG feature stack, initialised as torchvision initialises VGG."""
 
     def __init__(self, features: nn.Sequential, classifier: nn.Sequential, pooled_size: int):
@@ -104,7 +104,7 @@ def _register(depth: int, batch_norm: bool, cifar: bool) -> None:
     )
     def build_vgg(num_classes: int, *, dropout: float = 0.5) -> VGG:
         return build(
-            vgg_design, num_classes, dropout=dropout, batch_norm=batch_norm, model_class=VGG
+            vgg_design, num_classes, model_class=VGG, dropout=dropout, batch_norm=batch_norm
         )
 
 

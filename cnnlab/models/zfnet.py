@@ -20,7 +20,7 @@ from functools import partial
 from torch import nn
 
 from cnnlab.models import register
-from cnnlab.models.alexnet import NORM, POOL, AlexNet, Conv, Design, build
+from cnnlab.models.plain import NORM, POOL, Conv, Design, PlainCNN, build
 
 _ROUNDING_UP_POOL = partial(nn.MaxPool2d, kernel_size=3, stride=2, ceil_mode=True)
 _WIDER_MIDDLE = (Conv(512, 3, padding=1), Conv(1024, 3, padding=1), Conv(512, 3, padding=1), POOL)
@@ -47,17 +47,17 @@ CIFAR = Design(
 )  # fmt: skip
 
 
-class ZFNet(AlexNet):
+class ZFNet(PlainCNN):
     """AlexNet's layout (features -> avgpool -> classifier) with ZFNet's feature stack."""
 
 
 @register("zfnet", input_size=(3, 224, 224))
 def zfnet(num_classes: int, *, dropout: float = 0.5) -> ZFNet:
     """ZFNet: 7x7 stride-2 conv1, conv3-5 widened to 512-1024-512."""
-    return build(ZFNET, num_classes, dropout=dropout, model_class=ZFNet)
+    return build(ZFNET, num_classes, model_class=ZFNet, dropout=dropout)
 
 
 @register("zfnet_cifar", input_size=(3, 32, 32), num_classes=10)
 def zfnet_cifar(num_classes: int, *, dropout: float = 0.5) -> ZFNet:
     """ZFNet for 32x32 images: 3x3 stride-1 conv1, stride-1 conv2, 1024-wide FC6/FC7."""
-    return build(CIFAR, num_classes, dropout=dropout, model_class=ZFNet)
+    return build(CIFAR, num_classes, model_class=ZFNet, dropout=dropout)

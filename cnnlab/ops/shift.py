@@ -33,10 +33,12 @@ import os
 import re
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from torch import nn
 
+from cnnlab.checks import integer, is_int
 from cnnlab.toolchain import find_cuda_home, find_cxx
 
 GROUPINGS = ("interleaved", "contiguous")
@@ -69,10 +71,11 @@ def _channel_groups(channels, kernel_size, dilation, grouping):
     yield slice(used, channels), (0, 0)
 
 
-def displacements(channels, kernel_size=3, dilation=1, grouping="interleaved"):
+def displacements(channels: int, kernel_size: int = 3, dilation: int = 1,
+                  grouping: str = "interleaved") -> list[tuple[int, int]]:
     """[(dy, dx)] for each of `channels` channels, e.g. to draw what the shift does."""
     _check_options(kernel_size, dilation, grouping)
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 0:
+    if not is_int(channels) or channels < 0:
         raise ValueError(f"channels must be a non-negative int, got {channels!r}.")
     table = [(0, 0)] * channels
     for channel_slice, displacement in _channel_groups(channels, kernel_size, dilation, grouping):
@@ -81,8 +84,9 @@ def displacements(channels, kernel_size=3, dilation=1, grouping="interleaved"):
     return table
 
 
-def one_hot_depthwise_weight(channels, kernel_size=3, dilation=1, grouping="interleaved",
-                             dtype=torch.float32):
+def one_hot_depthwise_weight(channels: int, kernel_size: int = 3, dilation: int = 1,
+                             grouping: str = "interleaved",
+                             dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The shift as a depthwise-conv weight (C, 1, K, K): one 1 per channel, the rest 0.
 
     ``F.conv2d(x, w, padding=dilation * (kernel_size // 2), dilation=dilation, groups=C)``
@@ -112,7 +116,8 @@ def _reference(x, kernel_size, dilation, grouping, sign):
     return out
 
 
-def shift_reference(x, kernel_size=3, dilation=1, grouping="interleaved"):
+def shift_reference(x: torch.Tensor, kernel_size: int = 3, dilation: int = 1,
+                    grouping: str = "interleaved") -> torch.Tensor:
     """The shift written with slicing only: the definition the kernels are tested against."""
     _check_input(x, kernel_size, dilation, grouping)
     return _reference(x, kernel_size, dilation, grouping, sign=1)
@@ -120,7 +125,8 @@ def shift_reference(x, kernel_size=3, dilation=1, grouping="interleaved"):
 
 # --- dispatch and autograd --------------------------------------------------------------------
 
-def shift(x, kernel_size=3, dilation=1, grouping="interleaved", out=None):
+def shift(x: torch.Tensor, kernel_size: int = 3, dilation: int = 1, grouping: str = "interleaved",
+          out: torch.Tensor | None = None) -> torch.Tensor:
     """Shift each channel of x (N, C, H, W) by its displacement, zero-filled at the borders.
 
     Runs the compiled kernel for x's device (built at first use), else the reference after one
@@ -129,7 +135,8 @@ def shift(x, kernel_size=3, dilation=1, grouping="interleaved", out=None):
     return _shift_or_adjoint(x, kernel_size, dilation, grouping, out, sign=1)
 
 
-def shift_adjoint(y, kernel_size=3, dilation=1, grouping="interleaved", out=None):
+def shift_adjoint(y: torch.Tensor, kernel_size: int = 3, dilation: int = 1,
+                  grouping: str = "interleaved", out: torch.Tensor | None = None) -> torch.Tensor:
     """The adjoint (= backward) of :func:`shift`: every displacement negated."""
     return _shift_or_adjoint(y, kernel_size, dilation, grouping, out, sign=-1)
 
@@ -189,15 +196,15 @@ def _table(channels, kernel_size, dilation, grouping, sign, device):
 class Shift(nn.Module):
     """The shift as a parameter-free layer, for the shift module (1x1 -> shift -> 1x1)."""
 
-    def __init__(self, kernel_size=3, dilation=1, grouping="interleaved"):
+    def __init__(self, kernel_size: int = 3, dilation: int = 1, grouping: str = "interleaved"):
         super().__init__()
         _check_options(kernel_size, dilation, grouping)
         self.kernel_size, self.dilation, self.grouping = kernel_size, dilation, grouping
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return shift(x, self.kernel_size, self.dilation, self.grouping)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
                 f"grouping={self.grouping!r}")
 
@@ -205,14 +212,10 @@ class Shift(nn.Module):
 # --- argument checks ---------------------------------------------------------------------------
 
 def _check_options(kernel_size, dilation, grouping):
-    for name, value in (("kernel_size", kernel_size), ("dilation", dilation)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}.")
-    if kernel_size < 1 or kernel_size % 2 == 0:
+    if integer("kernel_size", kernel_size, minimum=None) < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd and >= 1 (so a centre exists), got "
                          f"{kernel_size}; use 1, 3, 5, 7, ...")
-    if dilation < 1:
-        raise ValueError(f"dilation must be >= 1, got {dilation}.")
+    integer("dilation", dilation)
     if grouping not in GROUPINGS:
         raise ValueError(f"grouping must be one of {GROUPINGS}, got {grouping!r}.")
 
@@ -265,7 +268,7 @@ def _extension_for(device_type):
     return _EXTENSIONS[device_type]
 
 
-def build_extension(device_type="cpu", verbose=False):
+def build_extension(device_type: str = "cpu", verbose: bool = False) -> ModuleType:
     """Compile (or load from torch's cache) the shift kernel for 'cpu' or 'cuda' and return it.
 
     Raises ShiftBuildError saying why and what to install when that is impossible. The build
