@@ -9,6 +9,9 @@ Their rows are shown with :class:`cnnlab.tables.Table`, the chart with
 
 from __future__ import annotations
 
+import html
+import math
+
 import matplotlib.pyplot as plt
 
 from cnnlab import arithmetic, layers, plots
@@ -16,10 +19,13 @@ from cnnlab.summary import cost_of
 from cnnlab.tables import Table
 
 __all__ = [
+    "BLOCK_FORMATS",
     "block_comparator_widget",
+    "block_table",
     "compare_blocks",
     "conv_calculator",
     "conv_calculator_widget",
+    "valid_groups",
 ]
 
 
@@ -110,35 +116,54 @@ def compare_blocks(
     ]
 
 
+# One number format for the block comparison, wherever it is shown.
+BLOCK_FORMATS = {"R": "{:.2f}", "FLOP/byte": "{:.2f}", "params / standard": "{:.3f}",
+                 "MACs / standard": "{:.3f}"}
+
+
+def block_table(rows: list[dict], title: str = "") -> Table:
+    """:func:`compare_blocks` rows as a table, in the comparator's number formats."""
+    return Table(rows, formats=BLOCK_FORMATS, title=title)
+
+
+def valid_groups(in_channels: int, out_channels: int, mid_channels: int, most: int = 16) -> list[int]:
+    """Group counts the shuffle unit accepts for these widths (they must divide M, m and N)."""
+    common = math.gcd(in_channels, out_channels, mid_channels)
+    return [g for g in range(1, min(common, most) + 1) if common % g == 0]
+
+
 # ---------------------------------------------------------------------------- widgets
 
 
-def _explorer(controls: dict, show) -> object:
-    """Controls on top, ``show(**values)``'s output below, refreshed on every change.
+def _explorer(controls: dict, compute, render) -> object:
+    """Controls on top, ``render(compute(**values))`` below, refreshed on every change.
 
-    Bad combinations (groups not dividing channels, a kernel larger than the padded input) print
-    the library's message instead of raising, so the learner sees what to change.
+    A bad combination (groups not dividing channels, a kernel larger than the padded input) does
+    not raise: the library's message appears above the output, which keeps showing the last valid
+    choice, so the learner sees both what to change and what they had.
     """
     import ipywidgets as widgets
-    from IPython.display import display
 
-    out = widgets.Output()
+    out, problem = widgets.Output(), widgets.HTML()
 
     def refresh(_change=None) -> None:
+        try:
+            result = compute(**{name: control.value for name, control in controls.items()})
+        except (TypeError, ValueError) as error:
+            problem.value = (f"<b>Not a valid layer:</b> {html.escape(str(error))} "
+                             "<i>(below: the last valid choice)</i>")
+            return
+        problem.value = ""
         with out:
             out.clear_output(wait=True)
-            try:
-                show(**{name: control.value for name, control in controls.items()})
-            except (TypeError, ValueError) as error:
-                display(f"Not a valid layer: {error}")
+            render(result)
 
     for control in controls.values():
         control.observe(refresh, names="value")
     refresh()
     boxes = list(controls.values())
-    return widgets.VBox([widgets.HBox(boxes[i:i + 4]) for i in range(0, len(boxes), 4)] + [out])
-
-
+    return widgets.VBox([widgets.HBox(boxes[i:i + 4]) for i in range(0, len(boxes), 4)]
+                        + [problem, out])
 def _int_box(description: str, value: int, low: int, high: int):
     import ipywidgets as widgets
 
@@ -166,14 +191,18 @@ def conv_calculator_widget(
         "groups": _int_box("groups", groups, 1, 4096),
         "bias": widgets.Checkbox(value=True, description="bias"),
     }
-    return _explorer(controls, lambda **values: display(Table(conv_calculator(**values))))
+    return _explorer(controls, conv_calculator, lambda rows: display(Table(rows)))
 
 
 def block_comparator_widget(
     in_channels: int = 128, out_channels: int = 128, mid_channels: int = 64, kernel_size: int = 3,
     groups: int = 2, size: int = 32,
 ):
-    """:func:`compare_blocks` behind sliders for M, N, m, K, g and F, with its table and chart."""
+    """:func:`compare_blocks` behind sliders for M, N, m, K, g and F, with its table and chart.
+
+    The g slider offers only the group counts that divide M, N and m (:func:`valid_groups`),
+    updated as those move.
+    """
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -186,15 +215,25 @@ def block_comparator_widget(
         "out_channels": slider("N", out_channels, 8, 512, 8),
         "mid_channels": slider("m", mid_channels, 4, 256, 4),
         "kernel_size": slider("K", kernel_size, 1, 7, 2),
-        "groups": slider("g", groups, 1, 8),
+        "groups": widgets.SelectionSlider(
+            options=valid_groups(in_channels, out_channels, mid_channels), value=groups,
+            description="g", continuous_update=False),
         "size": slider("F", size, 4, 112, 4),
     }
 
-    def show(**values) -> None:
-        rows = compare_blocks(**values)
-        display(Table(rows))
+    def offer_valid_groups(_change=None) -> None:
+        g = controls["groups"]
+        options = valid_groups(controls["in_channels"].value, controls["out_channels"].value,
+                               controls["mid_channels"].value)
+        g.options, g.value = options, g.value if g.value in options else options[-1]
+
+    for name in ("in_channels", "out_channels", "mid_channels"):
+        controls[name].observe(offer_valid_groups, names="value")
+
+    def render(rows: list[dict]) -> None:
+        display(block_table(rows))
         fig = plots.block_chart(rows)
         display(fig)
         plt.close(fig)
 
-    return _explorer(controls, show)
+    return _explorer(controls, compare_blocks, render)

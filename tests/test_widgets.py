@@ -150,24 +150,52 @@ def _controls(box) -> dict:
             for child in row.children}
 
 
-def test_conv_calculator_widget_recomputes_and_reports_bad_layers(capsys):
+def _problem(box) -> str:
+    import ipywidgets as widgets
+
+    return next(child.value for child in box.children if isinstance(child, widgets.HTML))
+
+
+def test_conv_calculator_widget_recomputes_and_keeps_the_last_valid_layer(capsys):
     pytest.importorskip("ipywidgets")
     box = widgets.conv_calculator_widget(in_channels=3, out_channels=96, in_size=227,
-                                           kernel_size=11, stride=4, padding=0)
+                                         kernel_size=11, stride=4, padding=0)
     controls = _controls(box)
     assert {"C_in", "C_out", "input size", "K", "stride", "padding", "groups", "bias"} <= set(
         controls)
-    assert "34,944" in capsys.readouterr().out
+    assert "34,944" in capsys.readouterr().out and _problem(box) == ""
     controls["bias"].value = False
     assert "34,848" in capsys.readouterr().out
     controls["groups"].value = 2  # 3 input channels cannot be split in two
-    assert "Not a valid layer" in capsys.readouterr().out
+    message = _problem(box)
+    assert message.startswith("<b>Not a valid layer:</b>") and "groups=2" in message
+    assert not message.split("</b> ")[1].startswith(("'", '"'))  # plain text, not a str repr
+    assert capsys.readouterr().out == ""  # the last valid table stays as it was
+    controls["groups"].value = 1
+    assert _problem(box) == "" and "34,848" in capsys.readouterr().out
 
 
-def test_block_comparator_widget_has_a_slider_per_symbol(capsys):
+def test_block_comparator_widget_offers_only_valid_group_counts(capsys):
     pytest.importorskip("ipywidgets")
     box = widgets.block_comparator_widget()
-    assert set(_controls(box)) == {"M", "N", "m", "K", "g", "F"}
-    assert "shuffle" in capsys.readouterr().out
-    _controls(box)["g"].value = 3
-    assert "Not a valid layer" in capsys.readouterr().out
+    controls = _controls(box)
+    assert set(controls) == {"M", "N", "m", "K", "g", "F"}
+    assert "shuffle unit (g=2)" in capsys.readouterr().out
+    assert list(controls["g"].options) == [1, 2, 4, 8, 16]  # the divisors of gcd(128, 128, 64)
+    controls["m"].value = 12  # gcd(128, 128, 12) = 4
+    assert list(controls["g"].options) == [1, 2, 4] and controls["g"].value == 2
+    controls["g"].value = 4
+    assert "shuffle unit (g=4)" in capsys.readouterr().out and _problem(box) == ""
+    controls["m"].value = 20  # gcd(128, 128, 20) = 4: g = 4 still divides, and is kept
+    assert controls["g"].value == 4
+    controls["N"].value = 72  # gcd(128, 72, 20) = 4 again; N = 8 * 9 never allows 8
+    assert list(controls["g"].options) == [1, 2, 4]
+    controls["m"].value = 24  # gcd(128, 72, 24) = 8
+    assert list(controls["g"].options) == [1, 2, 4, 8]
+
+
+def test_static_table_and_comparator_share_one_formatter():
+    rows = widgets.compare_blocks()
+    text = str(widgets.block_table(rows))
+    assert "368.64" in text and "1.000" in text and "0.119" in text
+    assert widgets.valid_groups(24, 36, 12) == [1, 2, 3, 4, 6, 12]
