@@ -278,10 +278,14 @@ def test_failed_compilation_falls_back_and_says_how_to_see_why(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.skipif(find_cuda_home() is None or torch.version.cuda is None or find_cxx() is None,
                     reason="needs a CUDA toolkit, a CUDA build of torch and a C++ compiler")
-def test_cuda_source_compiles():
+def test_cuda_source_compiles(monkeypatch, capsys):
     """Takes about 2.5 minutes on 2 cores the first time; torch caches the build afterwards."""
+    monkeypatch.setattr(shift_module, "_EXTENSIONS", {})  # build (or load) here, not earlier
     module = build_extension("cuda")
     assert callable(module.shift_out)
+    said = capsys.readouterr().out.splitlines()  # a long first build never runs in silence
+    assert said[0].startswith("cnnlab.ops: building the cuda shift kernel")
+    assert said[-1].startswith("cnnlab.ops: the cuda shift kernel is ready (")
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -300,30 +301,38 @@ def _compile(device_type, verbose):
     if cuda_home is not None:
         cpp_extension.CUDA_HOME = str(cuda_home)  # in case it was imported before us
     header = (CSRC / "shift_common.h").read_text()
+    # A first build takes about a minute on two cores and would otherwise show nothing at all.
+    print(f"cnnlab.ops: building the {device_type} shift kernel (the first time takes a minute or "
+          "so; later runs load it from the cache)...", flush=True)
+    began = time.perf_counter()
     try:
         if device_type == "cpu":
-            return cpp_extension.load_inline(
+            module = cpp_extension.load_inline(
                 name="cnnlab_shift_cpu",
                 cpp_sources=[header + (CSRC / "shift_cpu.cpp").read_text()],
                 functions=["shift_out", "threads_used"],
                 extra_cflags=["-O3", "-fopenmp"], extra_ldflags=["-fopenmp"], verbose=verbose,
             )
-        # The arch list is part of the name so that builds for different GPUs never collide.
-        arch_list = _cuda_arch_list()
-        return cpp_extension.load_inline(
-            name="cnnlab_shift_cuda_sm" + re.sub(r"\W", "_", arch_list),
-            cpp_sources=["at::Tensor shift_out(const at::Tensor& x, const at::Tensor& table, "
-                         "at::Tensor out);"],
-            cuda_sources=[header + (CSRC / "shift_cuda.cu").read_text()],
-            functions=["shift_out"],
-            extra_cflags=["-O3"], extra_cuda_cflags=["-O3"], verbose=verbose,
-        )
+        else:
+            # The arch list is part of the name so that builds for different GPUs never collide.
+            arch_list = _cuda_arch_list()
+            module = cpp_extension.load_inline(
+                name="cnnlab_shift_cuda_sm" + re.sub(r"\W", "_", arch_list),
+                cpp_sources=["at::Tensor shift_out(const at::Tensor& x, const at::Tensor& table, "
+                             "at::Tensor out);"],
+                cuda_sources=[header + (CSRC / "shift_cuda.cu").read_text()],
+                functions=["shift_out"],
+                extra_cflags=["-O3"], extra_cuda_cflags=["-O3"], verbose=verbose,
+            )
     except Exception as err:  # compiler and linker failures arrive as several exception types
         raise ShiftBuildError(
             f"compiling the {device_type} shift kernel failed ({type(err).__name__}: "
             f"{str(err).strip().splitlines()[-1] if str(err).strip() else 'no message'}). To see "
             f"the compiler output run cnnlab.ops.build_extension({device_type!r}, verbose=True)."
         ) from err
+    print(f"cnnlab.ops: the {device_type} shift kernel is ready ({time.perf_counter() - began:.1f} s).",
+          flush=True)
+    return module
 
 
 def _cuda_arch_list():
