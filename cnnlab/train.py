@@ -177,6 +177,9 @@ def fit(
         if saved["scaler"]:  # empty when saved by a disabled (CPU) scaler
             scaler.load_state_dict(saved["scaler"])
         history, start, seed = History.from_dict(saved["history"]), saved["epoch"], saved["seed"]
+        if rank() == 0:  # a learner re-running a cell should know the epochs were not retrained
+            print(f"fit: resumed from {directory / LAST} after epoch {start} of {epochs}"
+                  + (", nothing left to train." if start == epochs else "."), flush=True)
     seed = _shared_seed(seed, distributed)
     world = dist.get_world_size() if distributed else 1
     train_loader = _ordered_by_epoch(train_loader, seed, world)

@@ -88,7 +88,7 @@ def test_without_validation_best_is_the_latest_epoch(loaders, tmp_path):
     assert all(torch.equal(best[name], value) for name, value in model.state_dict().items())
 
 
-def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(loaders, tmp_path):
+def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(loaders, tmp_path, capsys):
     def step_lr(optimizer):  # a schedule that changes mid-run, so its state must be restored
         return StepLR(optimizer, step_size=3, gamma=0.1)
 
@@ -104,6 +104,8 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(loaders, tmp_p
     resumed = small_net()
     resumed_history = quick_fit(resumed, loaders, epochs=4, scheduler=step_lr,
                                 checkpoint_dir=tmp_path / "resumed")
+    assert capsys.readouterr().out == (
+        f"fit: resumed from {tmp_path / 'resumed' / 'last.pt'} after epoch 2 of 4.\n")
 
     for (name, expected), actual in zip(straight.state_dict().items(),
                                         resumed.state_dict().values(), strict=True):
@@ -112,13 +114,15 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(loaders, tmp_p
     assert resumed_history.val_acc == straight_history.val_acc
 
 
-def test_finished_run_is_returned_not_retrained_and_never_shortened(loaders, tmp_path):
+def test_finished_run_is_returned_not_retrained_and_never_shortened(loaders, tmp_path, capsys):
     seed_everything(0)
     model = small_net()
     first = quick_fit(model, loaders, epochs=2, checkpoint_dir=tmp_path)
     weights = {name: value.clone() for name, value in model.state_dict().items()}
+    capsys.readouterr()
     again = quick_fit(model, loaders, epochs=2, checkpoint_dir=tmp_path)
     assert again == first
+    assert capsys.readouterr().out.endswith("after epoch 2 of 2, nothing left to train.\n")
     assert all(torch.equal(weights[name], value) for name, value in model.state_dict().items())
     with pytest.raises(ValueError, match="already trained 2 epochs"):
         quick_fit(model, loaders, epochs=1, checkpoint_dir=tmp_path)
