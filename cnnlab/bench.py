@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.utils import benchmark
-from tqdm.auto import tqdm
 
 from cnnlab import config
 from cnnlab.arithmetic import Cost
 from cnnlab.checks import is_int
+from cnnlab.progress import progress_bar
 from cnnlab.summary import cost_of
 
 BYTES_PER_MB = 10**6
@@ -95,7 +95,7 @@ def latency(
         with torch.inference_mode():
             for _ in range(warmup):
                 net(current[0])
-            for i in tqdm(range(repeats), desc=f"latency on {target}", unit="example",
+            for i in progress_bar(range(repeats), desc=f"latency on {target}", unit="example",
                           leave=False, disable=not progress):
                 current[0] = examples[i % len(examples)].unsqueeze(0).to(target)
                 measurements.append(timer.timeit(1))
@@ -256,11 +256,11 @@ def measure(
                             f"{type(contender).__name__}; see contenders or conv_contender.")
     target = config.device(device)
     rows = []
-    for contender in contenders:
+    for contender in progress_bar(contenders, desc=f"timing on {target}", unit="block",
+                                  disable=not progress):  # one bar for the lot, not one per block
         cost = contender.cost
         x = torch.randn(1, *contender.in_shape, generator=torch.Generator().manual_seed(0))
-        timing = latency(contender.module, x, device=target, repeats=repeats, threads=threads,
-                         progress=progress)
+        timing = latency(contender.module, x, device=target, repeats=repeats, threads=threads)
         rows.append({
             "series": series, "block": contender.name, "params": cost.params,
             "macs": cost.macs, "bytes_moved": cost.bytes_moved, "ratio": cost.ratio,

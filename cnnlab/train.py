@@ -43,10 +43,10 @@ from torch.utils.data import (
     SequentialSampler,
 )
 from torchvision.transforms import functional as TF
-from tqdm.auto import tqdm
 
 from cnnlab import config, data
 from cnnlab.checks import integer, is_int
+from cnnlab.progress import progress_bar
 from cnnlab.tables import Table
 
 LAST = "last.pt"
@@ -195,7 +195,7 @@ def fit(
 
     loop = _Loop(device, loss_fn or nn.CrossEntropyLoss(), amp, channels_last,
                  progress and rank() == 0, log_every, distributed)
-    with tqdm(total=epochs, initial=start, desc="fit", unit="epoch", disable=not loop.show) as bar:
+    with progress_bar(total=epochs, initial=start, desc="fit", unit="epoch", disable=not loop.show) as bar:
         for epoch in range(start, epochs):
             began = time.perf_counter()
             if hasattr(train_loader.sampler, "set_epoch"):
@@ -269,7 +269,7 @@ class _Loop:
         loss_sum, correct, count = torch.zeros(3, dtype=torch.float64, device=self.device)
         amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         with (torch.set_grad_enabled(training),
-              tqdm(loader, desc=desc, unit="batch", leave=False, disable=not self.show) as bar):
+              progress_bar(loader, desc=desc, unit="batch", leave=False, disable=not self.show) as bar):
             for step, batch in enumerate(bar, 1):
                 inputs, targets = _to_device(batch, self.device, self.channels_last)
                 with torch.autocast(self.device.type, dtype=amp_dtype, enabled=self.amp):
@@ -475,7 +475,7 @@ def evaluate(
     ranked, truth = [], []
     try:
         with torch.inference_mode():
-            for batch in tqdm(loader, desc="evaluate", unit="batch", leave=False,
+            for batch in progress_bar(loader, desc="evaluate", unit="batch", leave=False,
                               disable=not progress):
                 inputs, targets = _to_device(batch, device, channels_last=False)
                 if ten_crop is not None:
