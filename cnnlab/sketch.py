@@ -146,8 +146,11 @@ _COLOURS = {"Conv2d": "#c6dbef", "Linear": "#c7e9c0", "BatchNorm2d": "#f0f0f0",
             "Shift": "#dadaeb", "ChannelShuffle": "#dadaeb", "join": "#fcbba1", "input": "#ffffff"}
 
 
-def draw(nodes: Sequence[Node], *, title: str = "", hide: Sequence[str] = (), width: float = 1.7):
+def draw(nodes: Sequence[Node], *, title: str = "", hide: Sequence[str] = (), width: float = 1.7,
+         ax=None):
     """Draw :func:`trace`'s nodes as boxes and arrows, top to bottom; returns the Figure.
+
+    ``ax`` draws into an existing Axes (two sketches side by side, say) instead of a new figure.
 
     Node kinds in ``hide`` (class names, e.g. ``("ReLU", "BatchNorm2d")``) are left out and their
     inputs wired through, to keep a large sketch readable. Each box shows the node's label and the
@@ -177,7 +180,8 @@ def draw(nodes: Sequence[Node], *, title: str = "", hide: Sequence[str] = (), wi
         for slot, index in enumerate(members):
             position[index] = (width * (slot - (len(members) - 1) / 2), -level)
     span = max(len(members) for members in rows.values())
-    fig, ax = plt.subplots(figsize=(max(3.0, 1.9 * span), 0.62 * len(rows) + 0.6))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(3.0, 1.9 * span), 0.62 * len(rows) + 0.6))
     for index, sources in shown:
         x, y = position[index]
         node = nodes[index]
@@ -194,5 +198,5 @@ def draw(nodes: Sequence[Node], *, title: str = "", hide: Sequence[str] = (), wi
     xs = [x for x, _ in position.values()]
     ax.set(xlim=(min(xs) - 1, max(xs) + 1), ylim=(-len(rows) + 0.4, 0.6), title=title)
     ax.axis("off")
-    fig.tight_layout()
-    return fig
+    ax.figure.tight_layout()
+    return ax.figure

@@ -56,6 +56,9 @@ def test_draw_hides_what_it_is_told_and_wires_through():
     assert "Tanh" not in texts and "conv 5x5" in texts and "6x28x28" in texts
     assert fig.axes[0].get_title() == "LeNet-5"
     plt.close(fig)
+    fig, axes = plt.subplots(1, 2)
+    assert sketch.draw(nodes, ax=axes[1]) is fig and axes[1].texts and not axes[0].texts
+    plt.close(fig)
     with pytest.raises(ValueError, match="trace"):
         sketch.draw([])
     with pytest.raises(TypeError, match="nn.Module"):
