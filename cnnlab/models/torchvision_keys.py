@@ -34,9 +34,9 @@ def rename_torchvision_keys(model: nn.Module, state_dict: Mapping[str, torch.Ten
         else:
             unknown.append(key)
     if unknown:
-        raise ValueError(f"{_listed(unknown)} belong to no module of torchvision's "
-                         f"{type(model).__name__} of this layout; is it the state_dict of "
-                         "another model (or depth)?")
+        raise ValueError(f"{_listed(unknown)} name no layer that this {type(model).__name__} "
+                         "has in torchvision's layout: is it the state_dict of another model, "
+                         "depth or version?")
     return renamed
 
 
