@@ -11,6 +11,7 @@ from torch import nn
 
 from cnnlab import models
 from cnnlab.layers import DepthwiseSeparable, ZeroPadShortcut
+from cnnlab.models.resnet import cifar_resnet
 from cnnlab.models.torchvision_keys import load_torchvision_state_dict
 
 
@@ -21,22 +22,31 @@ def params(name: str, num_classes: int = 10, **options) -> int:
 
 
 def randomised(model: nn.Module) -> dict:
-    """``model``'s state_dict with every float tensor random (norm statistics included), so a
-    weight loaded into the wrong layer changes the output."""
+    """A state_dict for ``model`` (built on any device) with every float tensor random, norm
+    statistics included, so a weight loaded into the wrong layer changes the output."""
     generator = torch.Generator().manual_seed(0)
-    state = model.state_dict()
-    for key, tensor in state.items():
+    state = {}
+    for key, tensor in model.state_dict().items():
         if tensor.is_floating_point():
             noise = torch.rand(tensor.shape, generator=generator)
             state[key] = noise + 0.5 if "running_var" in key else (noise - 0.5) * 0.2
+        else:
+            state[key] = torch.zeros(tensor.shape, dtype=tensor.dtype)
     return state
+
+
+def torchvision_twin(name: str) -> tuple[nn.Module, dict]:
+    """torchvision's ``name`` holding random weights, and those weights."""
+    with torch.device("meta"):
+        theirs = getattr(torchvision.models, name)()
+    state = randomised(theirs)
+    theirs.load_state_dict(state, assign=True)
+    return theirs, state
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50"])
 def test_torchvision_weights_load_with_identical_outputs(name):
-    theirs = getattr(torchvision.models, name)()
-    state = randomised(theirs)
-    theirs.load_state_dict(state)
+    theirs, state = torchvision_twin(name)
     with torch.device("meta"):
         ours = models.create(name)
     load_torchvision_state_dict(ours, state, assign=True)
@@ -218,3 +228,9 @@ def test_cifar_stem_versions_keep_the_imagenet_stages(depth):
         (7 * 7 - 3 * 3) * 3 * 64  # only the stem's kernels differ
     assert [stage[0].residual[0].conv.stride for stage in cifar.stages] == \
         [stage[0].residual[0].conv.stride for stage in imagenet.stages]
+
+
+def test_cifar_depth_must_be_six_n_plus_two():
+    assert len(blocks(cifar_resnet(32, 10))) == 15
+    with pytest.raises(ValueError, match=r"depth must be 6n \+ 2"):
+        cifar_resnet(21, 10)

@@ -10,7 +10,7 @@ from cnnlab import models
 from cnnlab.layers import FireModule
 from cnnlab.models.squeezenet import DESIGNS, Fire
 from cnnlab.models.torchvision_keys import load_torchvision_state_dict
-from tests.test_resnet import randomised
+from tests.test_resnet import torchvision_twin
 
 SEED_CIFAR10 = {"conv": 746_638, "dsc": 248_670, "shift": 246_926, "shuffle": 114_574}
 SEED_CIFAR100 = {"conv": 792_988, "dsc": 295_020, "shift": 293_276, "shuffle": 160_924}
@@ -33,9 +33,7 @@ def variant_options(variant: str) -> dict:
 
 @pytest.mark.parametrize("name", ["squeezenet1_0", "squeezenet1_1"])
 def test_torchvision_weights_load_with_identical_outputs(name):
-    theirs = getattr(torchvision.models, name)()
-    state = randomised(theirs)
-    theirs.load_state_dict(state)
+    theirs, state = torchvision_twin(name)
     ours = load_torchvision_state_dict(build(name, 1000), state, assign=True)
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():

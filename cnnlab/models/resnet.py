@@ -6,8 +6,9 @@ blocks are :class:`cnnlab.layers.ResidualBlock`; a table gives each depth's bloc
 
 * ImageNet: ``resnet18``, ``resnet34`` (basic blocks), ``resnet50`` (bottlenecks, torchvision's
   v1.5 with the stride on the 3x3). torchvision's weights load with
-  :func:`cnnlab.models.torchvision_keys.load_torchvision_state_dict`. ``resnet18_cifar`` ...:
-  the same stages behind a 3x3 stride-1 stem without max pool, for 32x32 images.
+  :func:`cnnlab.models.torchvision_keys.load_torchvision_state_dict`. ``resnet18_cifar``,
+  ``resnet34_cifar``, ``resnet50_cifar``: the same stages behind a 3x3 stride-1 stem without max
+  pool, the usual form of these nets for 32x32 images.
 * CIFAR (He et al. 2015, sec. 4.2): ``resnet20``, ``resnet56``, ``resnet110``: a 3x3 stem to 16
   maps, three stages of ``(depth - 2) / 6`` basic blocks with 16, 32, 64 channels, the last two
   halving the map in their first block. ``shortcut`` chooses what that block adds: ``"zero_pad"``
@@ -38,14 +39,14 @@ from cnnlab.checks import choice, integer
 from cnnlab.layers import ORDERINGS, ConvNormAct, ResidualBlock, Variant, make_divisible
 from cnnlab.models import register
 
-# depth -> (block kind, blocks per stage); stage widths are those of the basic blocks' outputs.
+# depth -> (block kind, blocks per stage)
 IMAGENET: dict[int, tuple[str, tuple[int, ...]]] = {
     18: ("basic", (2, 2, 2, 2)),
     34: ("basic", (3, 4, 6, 3)),
     50: ("bottleneck", (3, 4, 6, 3)),
 }
-IMAGENET_WIDTHS = (64, 128, 256, 512)
-BOTTLENECK_EXPANSION = 4  # a bottleneck stage outputs 4x the width of its 3x3
+IMAGENET_WIDTHS = (64, 128, 256, 512)  # each stage's 3x3 width
+BOTTLENECK_EXPANSION = 4  # a bottleneck stage outputs 4x its 3x3 width
 CIFAR_DEPTHS = (20, 56, 110)
 CIFAR_WIDTHS = (16, 32, 64)
 
@@ -85,9 +86,9 @@ class ResNet(nn.Module):
         for i, stage in enumerate(self.stages):
             for j, block in enumerate(stage):
                 theirs, ours = f"layer{i + 1}.{j}", f"stages.{i}.{j}"
-                for k, unit in enumerate(block.residual.named_children(), start=1):
-                    names[f"{theirs}.conv{k}"] = f"{ours}.residual.{unit[0]}.conv"
-                    names[f"{theirs}.bn{k}"] = f"{ours}.residual.{unit[0]}.norm"
+                for k, (unit, _) in enumerate(block.residual.named_children(), start=1):
+                    names[f"{theirs}.conv{k}"] = f"{ours}.residual.{unit}.conv"
+                    names[f"{theirs}.bn{k}"] = f"{ours}.residual.{unit}.norm"
                 if isinstance(block.shortcut, ConvNormAct):
                     names[f"{theirs}.downsample.0"] = f"{ours}.shortcut.conv"
                     names[f"{theirs}.downsample.1"] = f"{ours}.shortcut.norm"
@@ -173,6 +174,8 @@ def cifar_resnet(depth: int, num_classes: int, *, width: float = 1.0, groups: in
     The block count follows the basic net's depth whatever ``kind`` or ``variant`` (ResNet20
     has three blocks per stage, as the dissertation's ResNet20-Shift does).
     """
+    if (integer("depth", depth) - 2) % 6:
+        raise ValueError(f"depth must be 6n + 2 (20, 32, 44, 56, 110, ...), got {depth}.")
     if isinstance(width, bool) or not isinstance(width, int | float) or not width > 0:
         raise ValueError(f"width must be a positive multiplier such as 0.5 or 2, got {width!r}.")
     widths = [make_divisible(w * width, groups) for w in CIFAR_WIDTHS]
@@ -210,7 +213,8 @@ def _register_cifar(depth: int) -> None:
                             stage1_projection=stage1_projection, norm=norm)
 
     @register(f"plain{depth}", input_size=(3, 32, 32), num_classes=10,
-              description=f"ResNet-{depth}'s plain twin: its {depth - 2} convs, no shortcut")
+              description=f"ResNet-{depth} without shortcuts: {depth - 1} convs and a linear "
+                          "layer, for the degradation experiment")
     def build_plain(num_classes: int, *, width: float = 1.0, variant: str | Variant = "conv",
                     kind: str = "basic", groups: int = 1, mid_ratio: float | None = None,
                     norm: bool = True) -> ResNet:
