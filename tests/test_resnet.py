@@ -84,7 +84,10 @@ def test_a_wrong_or_partial_state_dict_is_refused_naming_the_keys():
     with pytest.raises(ValueError, match=r"layer1.2.conv1.weight.*name no layer"):
         load_torchvision_state_dict(ours, deeper, assign=True)
     with torch.device("meta"):
+        vgg = models.create("vgg11")
         ten_classes = models.create("resnet18", num_classes=10)
+    with pytest.raises(TypeError, match="VGG has no torchvision_names"):
+        load_torchvision_state_dict(vgg, state)
     with pytest.raises(ValueError, match=r"shapes differ for 2 key\(s\) \(fc.weight \(1000, 512\) "
                                          r"\(expected \(10, 512\)\)"):
         load_torchvision_state_dict(ten_classes, state, assign=True)

@@ -134,8 +134,8 @@ def _register(version: str) -> None:
         return build(design, num_classes, cifar=False, dropout=dropout)
 
     @register(f"squeezenet{version}_cifar", input_size=(3, 32, 32), num_classes=10,
-              description=f"SqueezeNet {label} for CIFAR (seed 002): batch norm, 3x3 stride-1 "
-                          "stem, 2x2 pools")
+              description=f"SqueezeNet {label}, adapted to CIFAR as in seed 002: batch norm, "
+                          "3x3 stride-1 stem, 2x2 pools")
     def build_cifar(num_classes: int, *, variant: str | Variant = "conv",
                     groups: int = 1) -> SqueezeNet:
         return build(design, num_classes, cifar=True, variant=variant, groups=groups)

@@ -25,6 +25,10 @@ def rename_torchvision_keys(model: nn.Module, state_dict: Mapping[str, torch.Ten
 
     ValueError naming the keys whose module torchvision's model of this layout does not have.
     """
+    if not callable(getattr(model, "torchvision_names", None)):
+        raise TypeError(f"{type(model).__name__} has no torchvision_names(): its layout is "
+                        "torchvision's own (load with model.load_state_dict) or has no "
+                        "torchvision twin.")
     names = model.torchvision_names()
     renamed, unknown = {}, []
     for key, tensor in state_dict.items():
