@@ -10,6 +10,7 @@ from cnnlab import models
 from cnnlab.layers import FireModule
 from cnnlab.models.squeezenet import DESIGNS, Fire
 from cnnlab.models.torchvision_keys import load_torchvision_state_dict
+from cnnlab.summary import summary
 from tests.test_resnet import torchvision_twin
 
 SEED_CIFAR10 = {"conv": 746_638, "dsc": 248_670, "shift": 246_926, "shuffle": 114_574}
@@ -116,3 +117,10 @@ def test_variant_and_groups_reach_every_fire_module():
         == (2, 10)
     with pytest.raises(ValueError, match="groups=2 has nothing to group in variant 'dsc'"):
         build(variant="dsc", groups=2)
+
+
+def test_fifty_times_fewer_parameters_than_alexnet_and_v1_1_cheaper():
+    assert round(params(build("alexnet", 1000)) / params(build("squeezenet1_0", 1000))) == 49
+    macs = [summary(build(f"squeezenet{v}", 1000), (3, 224, 224), device="meta").total_macs
+            for v in ("1_0", "1_1")]
+    assert round(macs[0] / macs[1], 2) == 2.35  # the module docstring says so
