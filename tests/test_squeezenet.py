@@ -123,4 +123,4 @@ def test_fifty_times_fewer_parameters_than_alexnet_and_v1_1_cheaper():
     assert round(params(build("alexnet", 1000)) / params(build("squeezenet1_0", 1000))) == 49
     macs = [summary(build(f"squeezenet{v}", 1000), (3, 224, 224), device="meta").total_macs
             for v in ("1_0", "1_1")]
-    assert round(macs[0] / macs[1], 2) == 2.35  # the module docstring says so
+    assert round(macs[0] / macs[1], 2) == 2.34  # the module docstring says so

@@ -6,7 +6,7 @@ downsampled late, so most layers see large maps. There is no fully connected lay
 convolution gives one map per class and a global average pool reads them out.
 
 * ``squeezenet1_0`` and ``squeezenet1_1`` are torchvision's (1.1: a 3x3 stem to 64 maps and the
-  pools moved earlier: 2.35x fewer MACs); their weights load with
+  pools moved earlier: 2.34x fewer MACs); their weights load with
   :func:`cnnlab.models.torchvision_keys.load_torchvision_state_dict`.
 * ``squeezenet1_0_cifar`` is the dissertation's CIFAR adaptation (seed 002, sec. 4.4.1.1): batch
   norm after every convolution, no dropout before the last one, a 3x3 stride-1 stem and 2x2 max
