@@ -122,7 +122,7 @@ def build(
     dissertation's convention; needs ``shortcut="projection"``). A bottleneck's middle width is
     ``mid_ratio`` x its output (default: the block's own, a quarter). Pre-activation orderings
     leave the last sum without the norm / ReLU their units start with, so those follow the last
-    stage once (He et al. 2016).
+    stage once (He et al. 2016); the stem keeps its own.
     """
     shortcut = choice("shortcut", shortcut, ("zero_pad", "projection", "none"))
     ordering = choice("ordering", ordering, tuple(ORDERINGS))
