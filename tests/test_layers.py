@@ -29,6 +29,7 @@ from cnnlab.layers import (
     ShuffleUnit,
     ZeroPadShortcut,
     channel_shuffle,
+    fold_batch_norm,
     make_divisible,
     resolve_variant,
     same_job_blocks,
@@ -598,3 +599,31 @@ def test_even_kernel_that_breaks_the_residual_sum_is_explained(kind, stride, siz
         block(torch.randn(1, 4, size, size))
     ResidualBlock(4, 4, stride, kind=kind, kernel_size=4, shortcut="none")(
         torch.randn(1, 4, size, size))  # without a sum the smaller map is fine
+
+
+@pytest.mark.parametrize("bias,affine,groups", [(False, True, 1), (True, True, 2), (False, False, 4)])
+def test_folding_batch_norm_into_its_conv_changes_no_output(bias, affine, groups):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 12, 3, stride=2, padding=1, groups=groups, bias=bias)
+    norm = nn.BatchNorm2d(12, affine=affine)
+    with torch.no_grad():  # statistics and affine parameters far from their defaults
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2)
+        if affine:
+            norm.weight.uniform_(0.5, 2)
+            norm.bias.uniform_(-1, 1)
+    x = torch.randn(2, 8, 9, 9)
+    expected = norm.eval()(conv(x))
+    folded = fold_batch_norm(conv, norm)
+    torch.testing.assert_close(folded(x), expected, rtol=1e-5, atol=1e-5)
+    assert folded.groups == groups and folded.stride == (2, 2)
+    torch.testing.assert_close(norm(conv(x)), expected)  # conv and norm are left as they were
+
+
+def test_folding_refuses_what_is_no_fixed_affine_map():
+    with pytest.raises(ValueError, match="channels"):
+        fold_batch_norm(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(5))
+    with pytest.raises(ValueError, match="running statistics"):
+        fold_batch_norm(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4, track_running_stats=False))
+    with pytest.raises(TypeError, match="BatchNorm2d"):
+        fold_batch_norm(nn.Conv2d(3, 4, 1), nn.LayerNorm(4))

@@ -5,7 +5,7 @@
 module     owns
 =========  ================================================================================
 conv       ConvNormAct, NormActConv, ConvUnit (any order), unit_factory, make_divisible
-           (width multipliers), same_padding
+           (width multipliers), same_padding, fold_batch_norm
 shuffle    channel_shuffle, ChannelShuffle
 variants   the spatial variants conv / dsc / shuffle / shift (Variant, resolve_variant) and
            DepthwiseSeparable
@@ -26,6 +26,7 @@ from cnnlab.layers.conv import (
     ConvNormAct,
     ConvUnit,
     NormActConv,
+    fold_batch_norm,
     make_divisible,
     same_padding,
     unit_factory,
@@ -74,6 +75,7 @@ __all__ = [
     "Variant",
     "ZeroPadShortcut",
     "channel_shuffle",
+    "fold_batch_norm",
     "make_divisible",
     "resolve_variant",
     "same_job_blocks",

@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+import torch
 from torch import nn
 
 from cnnlab.checks import choice, divides, integer, pair
 
-__all__ = ["ConvNormAct", "ConvUnit", "Factory", "NormActConv", "make_divisible", "same_padding",
+__all__ = ["ConvNormAct", "ConvUnit", "Factory", "NormActConv", "fold_batch_norm", "make_divisible",
+           "same_padding",
            "unit_factory"]
 
 # A layer factory: nn.BatchNorm2d (called with a channel count), nn.ReLU (called with nothing).
@@ -137,3 +139,34 @@ def unit_factory(
                         act_layer=act_layer if act else None)
 
     return unit
+
+
+def fold_batch_norm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
+    """A new convolution equal, at inference, to ``conv`` followed by ``norm``.
+
+    In eval mode batch norm is an affine map per channel, ``y = gamma (x - mu) / sqrt(var + eps)
+    + beta``, so it folds into the convolution before it: ``W' = W s`` and ``b' = (b - mu) s + beta``
+    with ``s = gamma / sqrt(var + eps)``. Deployed networks (and int8 quantization) fold it so that
+    it costs neither time nor memory traffic. ``conv`` and ``norm`` are left as they were.
+    """
+    if not isinstance(conv, nn.Conv2d) or not isinstance(norm, nn.BatchNorm2d):
+        raise TypeError(f"fold_batch_norm takes an nn.Conv2d and an nn.BatchNorm2d, got "
+                        f"{type(conv).__name__} and {type(norm).__name__}.")
+    if norm.num_features != conv.out_channels:
+        raise ValueError(f"the norm has {norm.num_features} channels but the conv writes "
+                         f"{conv.out_channels}; fold the norm that follows this conv.")
+    if norm.running_mean is None:
+        raise ValueError("the norm keeps no running statistics (track_running_stats=False), so it "
+                         "is not a fixed affine map at inference and cannot be folded.")
+    scale = norm.running_var.add(norm.eps).rsqrt()
+    if norm.affine:
+        scale = scale * norm.weight
+    shift = -norm.running_mean * scale + (norm.bias if norm.affine else 0)
+    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                       conv.padding, conv.dilation, conv.groups, bias=True,
+                       padding_mode=conv.padding_mode, device=conv.weight.device,
+                       dtype=conv.weight.dtype)
+    with torch.no_grad():
+        folded.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+        folded.bias.copy_(shift + (conv.bias * scale if conv.bias is not None else 0))
+    return folded
