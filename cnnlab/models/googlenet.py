@@ -7,7 +7,8 @@ AlexNet's three FC layers hold 59M; with the 1x1 reductions inside the modules t
 * ``googlenet`` - torchvision's layout and conventions (BatchNorm with eps=0.001 after every
   convolution, no conv bias, its "5x5" branch a 3x3, ``transform_input``), with the two auxiliary
   heads after 4a and 4d. :func:`load_torchvision` loads ``torchvision.models.googlenet``'s
-  state_dicts (aux heads included) with identical outputs, through one key translation.
+  state_dicts (aux heads included) with identical outputs, through one key translation
+  (``load_torchvision(model, state_dict, GOOGLENET_KEYS)``).
 * ``googlenet_cifar`` - the CIFAR-10 form; with ``large_branch="3x3+3x3"`` it is seed 000's
   "Inception-E", whose 5x5 branches become two stacked 3x3. Adaptive pooling takes any input
   size. :func:`googlenet_cifar` documents the conventions that reproduce the seed's counts.
@@ -35,8 +36,9 @@ from cnnlab.layers.inception import GOOGLENET_INCEPTION, InceptionModule
 from cnnlab.models import register
 from cnnlab.summary import mac_rule
 
-__all__ = ["LOSS_WEIGHTS", "STEMS", "AuxClassifier", "AuxiliaryNet", "InceptionOutputs",
-           "TransformInput", "googlenet", "googlenet_cifar", "inception_loss", "load_torchvision"]
+__all__ = ["GOOGLENET_KEYS", "LOSS_WEIGHTS", "STEMS", "AuxClassifier", "AuxiliaryNet", "InceptionOutputs",
+           "TransformInput", "googlenet", "googlenet_cifar", "inception_loss", "init_truncated_normal",
+           "load_torchvision"]
 
 
 class InceptionOutputs(NamedTuple):
@@ -52,15 +54,12 @@ class TransformInput(nn.Module):
     channel, the form Google's original weights were trained on (torchvision's
     ``transform_input``)."""
 
-    def __init__(self):
-        super().__init__()
-        mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
-        # Not persistent: the translation is no weight, and state_dicts stay torchvision's.
-        self.register_buffer("scale", (std / 0.5).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("shift", ((mean - 0.5) / 0.5).view(1, 3, 1, 1), persistent=False)
+    MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale + self.shift
+        # Constants, not buffers: they are no weights, and state_dicts stay torchvision's.
+        mean, std = (x.new_tensor(v).view(1, 3, 1, 1) for v in (self.MEAN, self.STD))
+        return x * (std / 0.5) + (mean - 0.5) / 0.5
 
 
 @mac_rule(TransformInput)
@@ -146,7 +145,7 @@ def inception_loss(outputs: torch.Tensor | InceptionOutputs, target: torch.Tenso
 # torchvision name -> ours. Its BasicConv2d's ``bn`` is our unit's ``norm``; its first branch is
 # a bare conv unit where ours is a one-unit chain; its top-level layers live in our ``features``
 # and its aux heads in ``aux``, under the layer they tap.
-_GOOGLENET_KEYS = [
+GOOGLENET_KEYS = [
     (r"^(conv\d|inception\w+)\.", r"features.\1."),
     (r"^aux1\.", "aux.inception4a."),
     (r"^aux2\.", "aux.inception4d."),
@@ -157,9 +156,10 @@ _GOOGLENET_KEYS = [
 
 
 def load_torchvision(model: nn.Module, state_dict: dict[str, torch.Tensor],
-                     rules: Sequence[tuple[str, str]] = _GOOGLENET_KEYS) -> nn.Module:
+                     rules: Sequence[tuple[str, str | Callable]]) -> nn.Module:
     """Load a torchvision state_dict into ``model``: every tensor unchanged, every name
     translated by ``rules`` (regex, replacement; applied in order), loaded strictly.
+    ``GOOGLENET_KEYS`` and :data:`cnnlab.models.inception_v3.V3_KEYS` are the tables.
 
     A state_dict that does not fit (another architecture, a different class count, saved
     without the auxiliary heads) raises ValueError naming what is missing, unexpected or of
@@ -188,7 +188,10 @@ def load_torchvision(model: nn.Module, state_dict: dict[str, torch.Tensor],
         raise ValueError(f"this state_dict does not fit {type(model).__name__}: "
                          + "; ".join(problems) + ". Was it saved from the same torchvision "
                          "model, with aux_logits=True and the same num_classes?")
-    model.load_state_dict({new: tensor for new, (_, tensor) in renamed.items()}, strict=True)
+    # A model built on the meta device takes the tensors themselves.
+    meta = any(p.is_meta for p in model.parameters())
+    model.load_state_dict({new: tensor for new, (_, tensor) in renamed.items()}, strict=True,
+                          assign=meta)
     return model
 
 
@@ -232,8 +235,9 @@ def build(num_classes: int, *, stem: str, pools: Sequence[Callable[[], nn.Module
                         aux=aux)
 
 
-def _init_like_torchvision(model: nn.Module, std: float = 0.01) -> nn.Module:
-    """torchvision's ``init_weights=True``: truncated normal conv and FC weights, BN at 1 / 0."""
+def init_truncated_normal(model: nn.Module, std: float) -> nn.Module:
+    """torchvision's ``init_weights=True``: truncated normal conv and FC weights (std 0.01 in
+    GoogLeNet, 0.1 in Inception-v3), BN at 1 / 0."""
     for module in model.modules():
         if isinstance(module, nn.Conv2d | nn.Linear):
             nn.init.trunc_normal_(module.weight, std=std, a=-2, b=2)
@@ -254,7 +258,7 @@ def googlenet(num_classes: int, *, aux_logits: bool = True, transform_input: boo
                   pools=[_CEIL_POOL3] * 3 + [partial(nn.MaxPool2d, 2, stride=2, ceil_mode=True)],
                   aux_logits=aux_logits, dropout=dropout, aux_dropout=aux_dropout,
                   transform_input=transform_input)
-    return _init_like_torchvision(model)
+    return init_truncated_normal(model, std=0.01)
 
 
 @register("googlenet_cifar", input_size=(3, 32, 32), num_classes=10)
