@@ -339,3 +339,11 @@ def test_inception_v3_cifar_keeps_small_images_alive():
     assert shapes == {"Mixed_5b": (256, 12, 12), "Mixed_6a": (768, 5, 5),
                       "Mixed_7c": (2048, 2, 2)}
     assert cost_of(model, (3, 32, 32)).params == count(model)
+
+
+def test_transform_input_has_a_cost_rule():
+    with torch.device("meta"):
+        model = models.create("googlenet", transform_input=True)
+    table = summary(model, (3, 64, 64), device="meta")
+    assert all(row["ruled"] for row in table.rows)
+    assert table.rows[0]["type"] == "TransformInput" and table.rows[0]["macs"] == 3 * 64 * 64

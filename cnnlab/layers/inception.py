@@ -111,7 +111,8 @@ class InceptionModule(Mixed):
     GoogLeNet, a slip kept for its weights) or ``"3x3+3x3"`` (two stacked 3x3; seed 000).
     ``widen`` says where the stacked pair reaches ch5x5: ``"last"`` (r -> r -> ch5x5, the
     cheaper form, v3's rule of widening late) or ``"first"`` (r -> ch5x5 -> ch5x5, as in the
-    widely copied CIFAR GoogLeNet). Branch names are torchvision's (``branch1`` ... ``branch4``).
+    widely copied CIFAR GoogLeNet). Branch names are torchvision's (``branch1`` ... ``branch4``);
+    ``unit_options`` (``bias``, ``norm_layer``, ``act_layer``) are :class:`Mixed`'s.
     """
 
     def __init__(

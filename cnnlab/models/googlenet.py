@@ -217,11 +217,12 @@ def build(num_classes: int, *, stem: str, pools: Sequence[Callable[[], nn.Module
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if transform_input:
         layers["transform"] = TransformInput()
-    pools, channels = iter(pools), 3
-    for index, item in enumerate(STEMS[choice("stem", stem, tuple(STEMS))] + _STAGES):
+    pools, channels = list(pools), 3
+    for item in STEMS[choice("stem", stem, tuple(STEMS))] + _STAGES:
         if item == "pool":
-            layers[f"maxpool{sum(name.startswith('maxpool') for name in layers) + 1}"] = next(pools)()
-        elif index < len(STEMS[stem]):
+            number = sum(name.startswith("maxpool") for name in layers) + 1
+            layers[f"maxpool{number}"] = pools[number - 1]()
+        elif isinstance(item, tuple):  # a stem convolution
             name, out, kernel, stride = item
             layers[name] = ConvNormAct(channels, out, kernel, stride, bias=bias, norm_layer=norm)
             channels = out
