@@ -217,6 +217,14 @@ def test_googlenet_key_translation_refuses_what_does_not_fit():
         load_torchvision(ours, vgg, GOOGLENET_KEYS)
 
 
+def test_googlenet_saves_parameters_in_its_head():
+    with torch.device("meta"):
+        alexnet, googlenet = models.create("alexnet"), models.create("googlenet", aux_logits=False)
+    assert (count(alexnet.classifier), count(googlenet.fc)) == (58_631_144, 1_025_000)
+    assert (count(alexnet), count(googlenet)) == (61_100_840, 6_624_904)
+    assert round(count(alexnet) / count(googlenet), 1) == 9.2  # not the rounded figures' 12
+
+
 def test_auxiliary_heads_run_in_training_only():
     with torch.device("meta"):
         x = torch.empty(2, 3, 224, 224)
@@ -273,6 +281,8 @@ def test_seed_000_counts_are_reached_by_named_conventions():
     assert count(five.fc) == 1024 * 1000 + 1000
     modules = [m for name, m in five.features.named_children() if name.startswith("inception")]
     assert sum(map(count, modules)) == 5_863_056
+    assert sum(count(m) for name, m in three.features.named_children()
+               if name.startswith("inception")) == 5_863_056 - 307_584 == 5_555_472
     # The public CIFAR code widens first and keeps a 3x3 stem and 10 classes; widening first
     # would make the factorised form larger than the 5x5, not 4.38% smaller.
     assert count(public) == 6_166_250
