@@ -71,9 +71,14 @@ class Machine:
 
 # FP32 on the ordinary CUDA cores (no tensor cores, no sparsity) and HBM bandwidth, as NVIDIA's
 # data sheets print them. These are ceilings nobody reaches; measured figures sit below.
+# PyTorch runs float32 convolutions on cuDNN with TF32 tensor cores by default
+# (torch.backends.cudnn.allow_tf32): for them the TF32 roof is the one that applies, with the
+# same float32 bytes in memory. Dense (not 2:4 sparse) tensor-core figures.
 GPU_SPEC_SHEETS: dict[str, Machine] = {
     "H100 SXM": Machine("NVIDIA H100 SXM (FP32)", 67e12, 3.35e12,
                         "spec sheet: 67 TFLOP/s FP32, 3.35 TB/s HBM3"),
+    "H100 SXM TF32": Machine("NVIDIA H100 SXM (TF32 tensor cores)", 494.7e12, 3.35e12,
+                             "spec sheet: 494.7 TFLOP/s TF32 dense, 3.35 TB/s HBM3"),
     "A100 SXM 80GB": Machine("NVIDIA A100 SXM 80GB (FP32)", 19.5e12, 2.039e12,
                              "spec sheet: 19.5 TFLOP/s FP32, 2,039 GB/s HBM2e"),
 }

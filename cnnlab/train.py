@@ -244,6 +244,24 @@ def fit(
     return history
 
 
+def resnet_recipe(model: nn.Module, *, lr: float = 0.1, weight_decay: float = 1e-4,
+                  patience: int = 10) -> tuple[torch.optim.SGD, ReduceLROnPlateau]:
+    """ResNet's training recipe, as the lecture gives it (seed 004): SGD with momentum 0.9 from
+    ``lr`` 0.1, divided by 10 when the validation loss stops falling for ``patience`` epochs,
+    and weight decay; batch norm after every conv, no dropout (the model's part).
+
+    Returns ``(optimizer, scheduler)`` for :func:`fit`'s ``optimizer`` and ``scheduler``.
+    The weight decay is He et al.'s 1e-4 (2015, sec. 3.4); the lecture's slide prints 1e-5.
+    """
+    if not lr > 0 or weight_decay < 0:
+        raise ValueError(f"lr must be > 0 and weight_decay >= 0, got lr={lr!r}, "
+                         f"weight_decay={weight_decay!r}.")
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9,
+                                weight_decay=weight_decay)
+    return optimizer, ReduceLROnPlateau(optimizer, factor=0.1,
+                                        patience=integer("patience", patience, minimum=0))
+
+
 @dataclass
 class _Loop:
     """Settings shared by every batch of one ``fit`` call."""

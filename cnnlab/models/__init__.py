@@ -1,9 +1,11 @@
 """Every network in the course, built by name: ``create("vgg16", num_classes=10)``.
 
 Each family lives in its own module here (``lenet.py``, ``alexnet.py``, ...) and registers its
-builders with :func:`register`; ``plain.py`` registers nothing: it holds the builder that AlexNet,
-ZFNet and VGG share. The registry finds family modules by itself the first time it is
-asked for a model, so adding a family means adding one file; keep those files cheap to import.
+builders with :func:`register`; ``plain.py`` and ``torchvision_keys.py`` register nothing: one
+holds the builder that AlexNet, ZFNet and VGG share, the other loads torchvision's state_dicts
+into the ResNets and SqueezeNets, whose blocks name their layers otherwise. The registry finds
+family modules by itself the first time it is asked for a model, so adding a family means adding
+one file; keep those files cheap to import.
 
 A builder takes ``num_classes`` and keyword-only options, e.g.::
 
