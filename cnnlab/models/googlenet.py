@@ -7,9 +7,8 @@ saving. Without its auxiliary heads GoogLeNet has 6.6M parameters, 9.2x fewer th
 
 * ``googlenet`` - torchvision's layout and conventions (BatchNorm with eps=0.001 after every
   convolution, no conv bias, its "5x5" branch a 3x3, ``transform_input``), with the two auxiliary
-  heads after 4a and 4d. :func:`load_torchvision` loads ``torchvision.models.googlenet``'s
-  state_dicts (aux heads included) with identical outputs, through one key translation
-  (``load_torchvision(model, state_dict, GOOGLENET_KEYS)``).
+  heads after 4a and 4d. ``torchvision.models.googlenet``'s state_dicts (aux heads included) load
+  by renamed keys with identical outputs (:mod:`cnnlab.models.torchvision_keys`).
 * ``googlenet_cifar`` - the CIFAR-10 form; with ``large_branch="3x3+3x3"`` it is seed 000's
   "Inception-E", whose 5x5 branches become two stacked 3x3. Adaptive pooling takes any input
   size. :func:`googlenet_cifar` documents the conventions that reproduce the seed's counts.
@@ -37,9 +36,9 @@ from cnnlab.layers.inception import GOOGLENET_INCEPTION, InceptionModule
 from cnnlab.models import register
 from cnnlab.summary import mac_rule
 
-__all__ = ["GOOGLENET_KEYS", "LOSS_WEIGHTS", "STEMS", "AuxClassifier", "AuxiliaryNet", "InceptionOutputs",
-           "TransformInput", "googlenet", "googlenet_cifar", "inception_loss", "init_truncated_normal",
-           "load_torchvision"]
+__all__ = ["LOSS_WEIGHTS", "STEMS", "AuxClassifier", "AuxiliaryNet", "GoogLeNet",
+           "InceptionOutputs", "TransformInput", "googlenet", "googlenet_cifar", "inception_loss",
+           "init_truncated_normal"]
 
 
 class InceptionOutputs(NamedTuple):
@@ -111,6 +110,25 @@ class AuxiliaryNet(nn.Module):
         return InceptionOutputs(logits, tuple(aux)) if aux else logits
 
 
+class GoogLeNet(AuxiliaryNet):
+    """torchvision's GoogLeNet in the course's blocks; its weights load by renamed keys
+    (:func:`cnnlab.models.torchvision_keys.load_torchvision_state_dict`)."""
+
+    def torchvision_names(self) -> dict[str, str]:
+        """torchvision's module paths -> ours: its top-level layers sit in our ``features``, its
+        ``aux1`` / ``aux2`` under the layers they tap, its bare first branch is our one-unit
+        chain ``branch1.0``, and its BasicConv2d's ``bn`` is our unit's ``norm``."""
+        heads = {"inception4a": "aux1", "inception4d": "aux2"}
+        names = {}
+        for ours, module in self.named_modules():
+            if isinstance(module, nn.Conv2d | nn.BatchNorm2d | nn.Linear):
+                theirs = re.sub(r"^aux\.(\w+)\.", lambda tap: f"{heads[tap[1]]}.",
+                                ours.removeprefix("features."))
+                theirs = re.sub(r"\.norm$", ".bn", theirs.replace(".branch1.0.", ".branch1."))
+                names[theirs] = ours
+        return names
+
+
 # ------------------------------------------------------------------------------ the loss
 
 # (main weight, weight of each auxiliary loss).
@@ -141,61 +159,6 @@ def inception_loss(outputs: torch.Tensor | InceptionOutputs, target: torch.Tenso
     return total
 
 
-# ------------------------------------------------------------------------------ torchvision keys
-
-# torchvision name -> ours. Its BasicConv2d's ``bn`` is our unit's ``norm``; its first branch is
-# a bare conv unit where ours is a one-unit chain; its top-level layers live in our ``features``
-# and its aux heads in ``aux``, under the layer they tap.
-GOOGLENET_KEYS = [
-    (r"^(conv\d|inception\w+)\.", r"features.\1."),
-    (r"^aux1\.", "aux.inception4a."),
-    (r"^aux2\.", "aux.inception4d."),
-    (r"\.bn\.", ".norm."),
-    (r"\.branch1\.conv", ".branch1.0.conv"),
-    (r"\.branch1\.norm", ".branch1.0.norm"),
-]
-
-
-def load_torchvision(model: nn.Module, state_dict: dict[str, torch.Tensor],
-                     rules: Sequence[tuple[str, str | Callable]]) -> nn.Module:
-    """Load a torchvision state_dict into ``model``: every tensor unchanged, every name
-    translated by ``rules`` (regex, replacement; applied in order), loaded strictly.
-    ``GOOGLENET_KEYS`` and :data:`cnnlab.models.inception_v3.V3_KEYS` are the tables.
-
-    A state_dict that does not fit (another architecture, a different class count, saved
-    without the auxiliary heads) raises ValueError naming what is missing, unexpected or of
-    the wrong shape, in torchvision's names.
-    """
-    ours = model.state_dict()
-    renamed, problems = {}, []
-    for key, tensor in state_dict.items():
-        new = key
-        for pattern, replacement in rules:
-            new = re.sub(pattern, replacement, new)
-        renamed[new] = (key, tensor)
-    original = {new: key for new, (key, _) in renamed.items()}
-    missing = sorted(set(ours) - set(renamed))
-    unexpected = sorted(original[new] for new in set(renamed) - set(ours))
-    wrong = sorted(f"{key} {tuple(tensor.shape)} (expected {tuple(ours[new].shape)})"
-                   for new, (key, tensor) in renamed.items()
-                   if new in ours and ours[new].shape != tensor.shape)
-    if missing:
-        problems.append(f"missing {len(missing)} tensors (ours: {', '.join(missing[:4])}...)")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)} ({', '.join(unexpected[:4])}...)")
-    if wrong:
-        problems.append(f"wrong shapes: {', '.join(wrong[:4])}")
-    if problems:
-        raise ValueError(f"this state_dict does not fit {type(model).__name__}: "
-                         + "; ".join(problems) + ". Was it saved from the same torchvision "
-                         "model, with aux_logits=True and the same num_classes?")
-    # A model built on the meta device takes the tensors themselves.
-    meta = any(p.is_meta for p in model.parameters())
-    model.load_state_dict({new: tensor for new, (_, tensor) in renamed.items()}, strict=True,
-                          assign=meta)
-    return model
-
-
 # ------------------------------------------------------------------------------ the builder
 
 # Stems as data: (name, out_channels, kernel, stride) convolutions and "pool".
@@ -209,9 +172,10 @@ _STAGES = ["3a", "3b", "pool", "4a", "4b", "4c", "4d", "4e", "pool", "5a", "5b"]
 
 
 def build(num_classes: int, *, stem: str, pools: Sequence[Callable[[], nn.Module]],
-          large_branch: str, widen: str = "last", bias: bool = False, eps: float = 1e-5,
-          aux_logits: bool = False, dropout: float = 0.2, aux_dropout: float = 0.7,
-          transform_input: bool = False) -> AuxiliaryNet:
+          large_branch: str, model_class: type[AuxiliaryNet] = AuxiliaryNet,
+          widen: str = "last", bias: bool = False, eps: float = 1e-5, aux_logits: bool = False,
+          dropout: float = 0.2, aux_dropout: float = 0.7, transform_input: bool = False
+          ) -> AuxiliaryNet:
     """The one GoogLeNet builder: a stem from :data:`STEMS`, the nine modules of table 1 with
     ``pools`` (one factory per pool, in order) between them, the head, optional aux heads."""
     norm = partial(nn.BatchNorm2d, eps=eps)
@@ -233,8 +197,8 @@ def build(num_classes: int, *, stem: str, pools: Sequence[Callable[[], nn.Module
                                                          widen=widen, bias=bias, norm_layer=norm)
     aux = {tap: AuxClassifier(width, num_classes, dropout=aux_dropout, norm_layer=norm, bias=bias)
            for tap, width in (("inception4a", 512), ("inception4d", 528))} if aux_logits else None
-    return AuxiliaryNet(nn.Sequential(layers), nn.Linear(1024, num_classes), dropout=dropout,
-                        aux=aux)
+    return model_class(nn.Sequential(layers), nn.Linear(1024, num_classes), dropout=dropout,
+                       aux=aux)
 
 
 def init_truncated_normal(model: nn.Module, std: float) -> nn.Module:
@@ -254,9 +218,9 @@ _CEIL_POOL3 = partial(nn.MaxPool2d, 3, stride=2, ceil_mode=True)
 
 @register("googlenet", input_size=(3, 224, 224))
 def googlenet(num_classes: int, *, aux_logits: bool = True, transform_input: bool = False,
-              dropout: float = 0.2, aux_dropout: float = 0.7) -> AuxiliaryNet:
+              dropout: float = 0.2, aux_dropout: float = 0.7) -> GoogLeNet:
     """GoogLeNet as torchvision builds it, with its two auxiliary heads (training only)."""
-    model = build(num_classes, stem="7x7+1x1+3x3", large_branch="3x3", eps=1e-3,
+    model = build(num_classes, model_class=GoogLeNet, stem="7x7+1x1+3x3", large_branch="3x3", eps=1e-3,
                   pools=[_CEIL_POOL3] * 3 + [partial(nn.MaxPool2d, 2, stride=2, ceil_mode=True)],
                   aux_logits=aux_logits, dropout=dropout, aux_dropout=aux_dropout,
                   transform_input=transform_input)

@@ -6,8 +6,8 @@ one auxiliary head after Mixed_6e, active in training only (see :mod:`cnnlab.mod
 for the outputs and the loss).
 
 * ``inception_v3`` - torchvision's layout at 299x299 (any input from 75x75; the auxiliary head
-  needs 299). ``load_torchvision(model, sd, V3_KEYS)`` loads ``torchvision.models.inception_v3``'s
-  state_dicts with identical outputs.
+  needs 299). ``torchvision.models.inception_v3``'s state_dicts load by renamed keys with
+  identical outputs (:mod:`cnnlab.models.torchvision_keys`).
 * ``inception_v3_cifar`` - the paper's low-resolution advice (section 9, and seed 003): the first
   convolution at stride 1 and no first pool, so a 32x32 image still reaches the 8x8 stage as 2x2.
   Its 17x17 stage is 5x5, too small for the auxiliary head's 5x5/3 pool, so it has none.
@@ -22,6 +22,8 @@ from torch import nn
 
 from cnnlab.layers.conv import ConvNormAct
 from cnnlab.layers.inception import (
+    Concat,
+    Mixed,
     inception_v3_a,
     inception_v3_b,
     inception_v3_c,
@@ -31,9 +33,10 @@ from cnnlab.layers.inception import (
 from cnnlab.models import register
 from cnnlab.models.googlenet import AuxiliaryNet, TransformInput, init_truncated_normal
 
-__all__ = ["V3_KEYS", "inception_v3", "inception_v3_cifar"]
+__all__ = ["InceptionV3", "inception_v3", "inception_v3_cifar"]
 
 _NORM = partial(nn.BatchNorm2d, eps=1e-3)
+POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d)
 
 
 class AuxHead(nn.Sequential):
@@ -64,27 +67,42 @@ _MIXED = [("Mixed_5b", inception_v3_a, {"pool_proj": 32}), ("Mixed_5c", inceptio
           ("Mixed_7b", inception_v3_e, {}), ("Mixed_7c", inception_v3_e, {})]  # fmt: skip
 
 
-def _branch_index(match) -> str:
-    """torchvision's ``branch3x3dbl_3a`` is our chain ``branch3x3dbl``'s third layer, part 0."""
-    split = "" if match[3] is None else f".{'ab'.index(match[3])}"
-    return f".{match[1]}.{int(match[2]) - 1}{split}."
+class InceptionV3(AuxiliaryNet):
+    """torchvision's Inception3 in the course's blocks; its weights load by renamed keys
+    (:func:`cnnlab.models.torchvision_keys.load_torchvision_state_dict`)."""
 
+    def torchvision_names(self) -> dict[str, str]:
+        """torchvision's module paths -> ours: its top-level layers sit in our ``features``, its
+        ``AuxLogits`` under ``aux.Mixed_6e``, and a branch's k-th conv ``branch3x3dbl_k`` is the
+        k-th unit of our chain (``_3a`` / ``_3b`` the parts of a split; a one-conv branch has
+        no suffix, as in torchvision). Each unit's ``bn`` is our ``norm``."""
+        names = {"fc": "fc"}
 
-# torchvision name -> ours (for :func:`cnnlab.models.googlenet.load_torchvision`): its top-level
-# layers live in our ``features``, its aux head under the layer it taps, ``bn`` is our
-# ``norm``, and its flat ``branchX_N`` convs are the N-th layers of our branch chains.
-V3_KEYS = [
-    (r"^(Conv2d_\w+|Mixed_\w+)\.", r"features.\1."),
-    (r"^AuxLogits\.", "aux.Mixed_6e."),
-    (r"\.bn\.", ".norm."),
-    (r"\.branch_pool\.(conv|norm)\.", r".branch_pool.1.\1."),
-    (r"\.(branch\w+?)_(\d)([ab])?\.", _branch_index),
-    (r"\.(branch\w+?)\.(conv|norm)\.", r".\1.0.\2."),
-]
+        def unit(theirs: str, ours: str) -> None:
+            names[f"{theirs}.conv"], names[f"{theirs}.bn"] = f"{ours}.conv", f"{ours}.norm"
+
+        for layer, block in self.features.named_children():
+            if isinstance(block, ConvNormAct):
+                unit(layer, f"features.{layer}")
+            for branch, chain in block.named_children() if isinstance(block, Mixed) else ():
+                convs = [(i, m) for i, m in enumerate(chain) if not isinstance(m, POOL_TYPES)]
+                for k, (index, module) in enumerate(convs, 1):
+                    theirs = f"{layer}.{branch}" + ("" if len(convs) == 1 else f"_{k}")
+                    ours = f"features.{layer}.{branch}.{index}"
+                    if isinstance(module, Concat):  # a split: parts a and b
+                        for part, letter in zip(module, "ab", strict=True):
+                            unit(theirs + letter, f"{ours}.{part}")
+                    else:
+                        unit(theirs, ours)
+        if "Mixed_6e" in self.aux:
+            for conv in ("conv0", "conv1"):
+                unit(f"AuxLogits.{conv}", f"aux.Mixed_6e.{conv}")
+            names["AuxLogits.fc"] = "aux.Mixed_6e.fc"
+        return names
 
 
 def build(num_classes: int, *, low_resolution: bool, aux_logits: bool, dropout: float,
-          transform_input: bool) -> AuxiliaryNet:
+          transform_input: bool) -> InceptionV3:
     """Inception-v3 from the tables above; ``low_resolution`` makes the first conv stride 1 and
     drops the first pool."""
     layers: OrderedDict[str, nn.Module] = OrderedDict()
@@ -105,8 +123,8 @@ def build(num_classes: int, *, low_resolution: bool, aux_logits: bool, dropout: 
         layers[name] = block(channels, **arguments, norm_layer=_NORM)
         channels = layers[name].out_channels
     aux = {"Mixed_6e": AuxHead(768, num_classes)} if aux_logits else None
-    model = AuxiliaryNet(nn.Sequential(layers), nn.Linear(channels, num_classes),
-                         dropout=dropout, aux=aux)
+    model = InceptionV3(nn.Sequential(layers), nn.Linear(channels, num_classes),
+                        dropout=dropout, aux=aux)
     init_truncated_normal(model, std=0.1)
     if aux_logits:
         nn.init.trunc_normal_(model.aux["Mixed_6e"].fc.weight, std=0.001, a=-2, b=2)
@@ -115,14 +133,14 @@ def build(num_classes: int, *, low_resolution: bool, aux_logits: bool, dropout: 
 
 @register("inception_v3", input_size=(3, 299, 299))
 def inception_v3(num_classes: int, *, aux_logits: bool = True, transform_input: bool = False,
-                 dropout: float = 0.5) -> AuxiliaryNet:
+                 dropout: float = 0.5) -> InceptionV3:
     """Inception-v3 as torchvision builds it, with its auxiliary head (training only)."""
     return build(num_classes, low_resolution=False, aux_logits=aux_logits, dropout=dropout,
                  transform_input=transform_input)
 
 
 @register("inception_v3_cifar", input_size=(3, 32, 32), num_classes=10)
-def inception_v3_cifar(num_classes: int, *, dropout: float = 0.5) -> AuxiliaryNet:
+def inception_v3_cifar(num_classes: int, *, dropout: float = 0.5) -> InceptionV3:
     """Inception-v3 for 32x32 images: first conv at stride 1, no first pool, no auxiliary head."""
     return build(num_classes, low_resolution=True, aux_logits=False, dropout=dropout,
                  transform_input=False)
