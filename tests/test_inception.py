@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import inception as tv_inception
 
 from cnnlab import models
@@ -138,6 +139,23 @@ def test_inception_resnet_blocks_keep_the_shape_and_add_a_linear_1x1(build, shap
     widths = {"A": 128, "B": 384, "C": 448}[build.__name__[-1].upper()]
     assert block.branches.out_channels == widths
     assert count(block) == convs(*inner) + convs((widths, shape[0], 1, 1), norm=False, bias=True)
+
+
+@pytest.mark.parametrize("build,shape", [
+    (blocks.inception_v4_a, (384, 35, 35)), (blocks.inception_v4_b, (1024, 17, 17)),
+    (blocks.inception_v4_c, (1536, 8, 8)), (blocks.reduction_a, (384, 35, 35)),
+    (blocks.reduction_b, (1024, 17, 17)), (blocks.inception_resnet_a, (384, 35, 35)),
+    (blocks.inception_resnet_b, (1154, 17, 17)), (blocks.inception_resnet_c, (2048, 8, 8)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_v4_and_inception_resnet_costs_are_measured_from_the_modules(build, shape):
+    with torch.device("meta"):
+        block = build()
+    table = summary(block, shape, device="meta")
+    assert all(row["ruled"] for row in table.rows)
+    conv_macs = sum(row["macs"] for row in table.rows if row["type"] == "Conv2d")
+    with torch.device("meta"), FlopCounterMode(display=False) as counter:
+        block(torch.empty(1, *shape))
+    assert 2 * conv_macs == counter.get_total_flops() > 0
 
 
 def test_inception_resnet_block_is_a_scaled_residual():
