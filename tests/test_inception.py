@@ -301,6 +301,12 @@ def test_seed_000_counts_are_reached_by_named_conventions():
     # would make the factorised form larger than the 5x5, not 4.38% smaller.
     assert count(public) == 6_166_250
     assert count(first) > count(five)
+    # Without conv bias the middle 3x3 adds 2 per channel, not 3: 256 more saved than printed.
+    with torch.device("meta"):
+        unbiased = [count(models.create("googlenet_cifar", large_branch=branch,
+                                        **{**seed, "bias": False}))
+                    for branch in ("5x5", "3x3+3x3")]
+    assert unbiased[0] - unbiased[1] == 307_584 + 256
 
 
 @pytest.mark.parametrize("side", [32, 48, 64, 96])

@@ -245,7 +245,8 @@ def googlenet_cifar(num_classes: int, *, large_branch: str = "5x5", widen: str =
 
     * the difference, 307,584, fixes the factorised branch: per module the 5x5 r -> n (25rn)
       becomes 3x3 r -> r (9r^2) then 3x3 r -> n (9rn), and the middle layer adds 3 parameters
-      per channel, which only bias + BN (1 + 2) give: 16 * 23,808 - 9 * 8,064 - 3 * 256.
+      per channel, which bias + BN (1 + 2) give: 16 * 23,808 - 9 * 8,064 - 3 * 256 (sums of
+      r * n, r^2 and r over the nine modules; without bias the saving is 256 larger).
       Widening first (r -> n -> n) would add parameters instead of saving them;
     * the stem: a 7x7/2 conv 3 -> 64 and a 3x3 conv 64 -> 192, each with bias and BN
       (120,768), i.e. the ImageNet stem without its 1x1 conv 64 -> 64;
