@@ -129,7 +129,9 @@ def fit(
       ``fit`` builds the optimizer. ``scheduler``: an LR scheduler, or a function that builds one
       from the optimizer (handy when ``fit`` builds it); stepped once per epoch, and
       ``ReduceLROnPlateau`` is given the validation loss (training loss without validation data).
-    - ``loss_fn``: default cross-entropy; it must return the batch mean.
+    - ``loss_fn``: default cross-entropy; it must return the batch mean. A model whose training
+      forward also returns auxiliary logits (GoogLeNet, Inception-v3) needs a loss that takes
+      them, e.g. :func:`cnnlab.models.googlenet.inception_loss`.
     - ``device``: default :func:`cnnlab.config.device`. ``amp`` (autocast + GradScaler) and
       ``channels_last`` default to on for CUDA only, where they pay off.
     - ``checkpoint_dir``: ``last.pt`` after every epoch and ``best.pt`` (a bare state_dict) for the
@@ -291,8 +293,10 @@ class _Loop:
             for step, batch in enumerate(bar, 1):
                 inputs, targets = _to_device(batch, self.device, self.channels_last)
                 with torch.autocast(self.device.type, dtype=amp_dtype, enabled=self.amp):
-                    logits = net(inputs)
-                    loss = self.loss_fn(logits, targets)
+                    outputs = net(inputs)
+                    loss = self.loss_fn(outputs, targets)
+                # A model with auxiliary heads returns them in training; accuracy is the main one's.
+                logits = getattr(outputs, "logits", outputs)
                 if training:
                     optimizer.zero_grad(set_to_none=True)
                     scaler.scale(loss).backward()

@@ -14,6 +14,7 @@ from torchvision.transforms import functional as TF
 
 from cnnlab import data, models
 from cnnlab.config import seed_everything
+from cnnlab.models.googlenet import InceptionOutputs, inception_loss
 from cnnlab.train import CheckpointMismatchError, History, Run, controlled_run, evaluate, fit
 
 FEATURES, CLASSES = 8, 4
@@ -31,6 +32,20 @@ def small_net(hidden: int = 16) -> nn.Module:
                          nn.Linear(hidden, CLASSES))
 
 
+class WithAuxHead(nn.Module):
+    """A small net that, like GoogLeNet, also returns an auxiliary head's logits in training."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(FEATURES, 16), nn.ReLU())
+        self.head, self.aux = nn.Linear(16, CLASSES), nn.Linear(16, CLASSES)
+
+    def forward(self, x):
+        hidden = self.body(x)
+        logits = self.head(hidden)
+        return InceptionOutputs(logits, (self.aux(hidden),)) if self.training else logits
+
+
 @pytest.fixture(scope="module")
 def loaders():
     train = DataLoader(separable(256, seed=1), batch_size=32, shuffle=True)
@@ -42,6 +57,18 @@ def quick_fit(model, loaders, **kwargs) -> History:
     train, val = loaders
     kwargs = {"lr": 0.1, "device": "cpu", "progress": False, **kwargs}
     return fit(model, train, val, **kwargs)
+
+
+@pytest.mark.parametrize("weights", [(1.0, 0.3), (1.0, 0.0)])
+def test_fit_trains_auxiliary_heads_through_their_loss(loaders, weights):
+    seed_everything(0)
+    model = WithAuxHead()
+    before = model.aux.weight.detach().clone()
+    loss = functools.partial(inception_loss, weights=weights)
+    history = quick_fit(model, loaders, epochs=3, loss_fn=loss)
+    assert history.val_acc[-1] > history.val_acc[0]
+    # The auxiliary head learns only when its loss counts.
+    assert torch.equal(model.aux.weight, before) == (weights[1] == 0)
 
 
 def test_fit_learns_the_separable_problem(loaders):

@@ -12,7 +12,8 @@ variants   the spatial variants conv / dsc / shuffle / shift (Variant, resolve_v
 residual   ResidualBlock (basic, bottleneck; five orderings; identity / zero-pad / projection
            shortcuts), ShuffleUnit, ShiftModule
 fire       FireModule (SqueezeNet)
-inception  InceptionModule (naive, bottleneck, factorised large branch), GoogLeNet's widths
+inception  Mixed (branches as data), InceptionModule (naive, bottleneck, factorised large
+           branch), GoogLeNet's widths; the v3 blocks, v4's and the Inception-ResNet blocks
 catalog    same_job_blocks: the five blocks of seed 002's chapter 3 for one job
 =========  ================================================================================
 
@@ -32,7 +33,14 @@ from cnnlab.layers.conv import (
     unit_factory,
 )
 from cnnlab.layers.fire import FireModule
-from cnnlab.layers.inception import GOOGLENET_INCEPTION, InceptionModule
+from cnnlab.layers.inception import (
+    GOOGLENET_INCEPTION,
+    Concat,
+    InceptionModule,
+    InceptionResNetBlock,
+    Mixed,
+    Split,
+)
 from cnnlab.layers.residual import (
     ORDERINGS,
     SHORTCUTS,
@@ -59,6 +67,7 @@ __all__ = [
     "SHORTCUTS",
     "VARIANTS",
     "ChannelShuffle",
+    "Concat",
     "ConvNormAct",
     "ConvUnit",
     "ConvVariant",
@@ -66,12 +75,15 @@ __all__ = [
     "DepthwiseSeparable",
     "FireModule",
     "InceptionModule",
+    "InceptionResNetBlock",
+    "Mixed",
     "NormActConv",
     "ResidualBlock",
     "ShiftModule",
     "ShiftVariant",
     "ShuffleUnit",
     "ShuffleVariant",
+    "Split",
     "Variant",
     "ZeroPadShortcut",
     "channel_shuffle",

@@ -124,18 +124,19 @@ def unit_factory(
     norm_layer: Factory | None = nn.BatchNorm2d,
     act_layer: Factory | None = nn.ReLU,
 ) -> Callable[..., ConvUnit]:
-    """The conv units of one block: ``unit(in, out, kernel_size, stride=1, *, groups=1,
-    norm=True, act=True)``, each in ``order`` with the block's norm, activation and bias.
+    """The conv units of one block: ``unit(in, out, kernel_size, stride=1, *, padding=None,
+    groups=1, norm=True, act=True)``, each in ``order`` with the block's norm, activation and bias.
 
     ``norm=False`` / ``act=False`` leave that layer out of one unit, e.g. the activation of a
     residual branch's last conv, which comes after the sum.
     """
 
     def unit(in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-             stride: int | tuple[int, int] = 1, *, groups: int = 1, norm: bool = True,
-             act: bool = True) -> ConvUnit:
-        return ConvUnit(in_channels, out_channels, kernel_size, stride, order=order, groups=groups,
-                        bias=bias, norm_layer=norm_layer if norm else None,
+             stride: int | tuple[int, int] = 1, *, padding: int | tuple[int, int] | None = None,
+             groups: int = 1, norm: bool = True, act: bool = True) -> ConvUnit:
+        return ConvUnit(in_channels, out_channels, kernel_size, stride, order=order,
+                        padding=padding, groups=groups, bias=bias,
+                        norm_layer=norm_layer if norm else None,
                         act_layer=act_layer if act else None)
 
     return unit
