@@ -117,7 +117,8 @@ _KERNEL_IDLE = """() => document.querySelector('.jp-StatusBar-Widget')?.parentEl
 def open_notebook(page, lab: Lab, path: str, *, timeout_s: float = 90) -> None:
     """Open ``path`` (relative to the server's root) and wait until its kernel is idle."""
     cells = len(json.loads((lab.root / path).read_text())["cells"])
-    page.goto(f"{lab.url}/lab/tree/{path}?token={lab.token}")
+    # reset: a fresh workspace, not the one an earlier test left with its notebook open
+    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
     page.wait_for_function(
         f"""() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === {cells}
                   && ({_KERNEL_IDLE})()""", timeout=timeout_s * 1000, polling=250)
@@ -151,7 +152,7 @@ _PROBLEMS = r"""() => {
     const where = `cell ${index + 1}`;
     if (!cell.classList.contains('jp-CodeCell')) return;
     const prompt = cell.querySelector('.jp-InputPrompt').textContent.trim();
-    if (!/^\[\d+\]/.test(prompt)) problems.push(`${where}: not run (prompt "${prompt}")`);
+    if (!/^\[\d+\]/.test(prompt)) problems.push(`${where}: not run: prompt "${prompt}"`);
     cell.querySelectorAll('.jp-OutputArea-output').forEach(output => {
       const mime = output.dataset.mimeType || '';
       const text = output.textContent.trim();
@@ -195,14 +196,17 @@ _SCROLLER = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
 
 def screenshot(page, path: Path) -> None:
     """The whole notebook in one picture: the window is stretched to the notebook's height, from
-    its top, for the shot."""
+    its top, for the shot (twice at most: cells laid out for the first time grow it)."""
     viewport = page.viewport_size
-    chrome, height = page.evaluate(f"""() => {{
-        const notebook = document.querySelector('{_SCROLLER}');
-        notebook.scrollTop = 0;
-        return [window.innerHeight - notebook.clientHeight, notebook.scrollHeight];
-    }}""")
-    page.set_viewport_size({"width": viewport["width"], "height": min(chrome + height, 30_000)})
-    page.wait_for_timeout(1000)  # lets the cells that came into view lay themselves out
+    for _ in range(3):
+        chrome, height = page.evaluate(f"""() => {{
+            const notebook = document.querySelector('{_SCROLLER}');
+            notebook.scrollTop = 0;
+            return [window.innerHeight - notebook.clientHeight, notebook.scrollHeight];
+        }}""")
+        if chrome + height <= page.viewport_size["height"]:
+            break
+        page.set_viewport_size({"width": viewport["width"], "height": min(chrome + height, 30_000)})
+        page.wait_for_timeout(1000)  # lets the cells that came into view lay themselves out
     page.screenshot(path=str(path))
     page.set_viewport_size(viewport)
