@@ -12,14 +12,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-# Debian's package; Playwright's own browser download needs a vendor site we cannot reach.
+# The system's Chromium (Debian's package), so no browser download is needed.
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # Settings a fresh JupyterLab would otherwise ask about in a pop-up over the notebook.
