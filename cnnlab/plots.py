@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 if TYPE_CHECKING:  # cnnlab.roofline imports torch.utils.benchmark, slow to import
     from cnnlab.roofline import Machine
@@ -211,8 +211,10 @@ def block_chart(rows: Sequence[Mapping[str, object]], title: str = "Same job, fi
         values = [float(row[column]) for row in rows]
         drawn = ax.bar(names, values, color=colours)
         ax.bar_label(drawn, labels=[_compact(v) for v in values], fontsize=8)
-        if log:
+        if log:  # plain "10k" labels: no mathtext to parse each time a widget redraws the chart
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set(ylabel=label, title=column)
         ax.tick_params(axis="x", rotation=30)
     fig.suptitle(title)

@@ -123,12 +123,23 @@ def open_notebook(page, lab: Lab, path: str, *, timeout_s: float = 90) -> None:
                   && ({_KERNEL_IDLE})()""", timeout=timeout_s * 1000, polling=250)
 
 
-def run_all_cells(page, *, timeout_s: float = 180) -> None:
-    """Run > Run All Cells from the menu bar, then wait until no cell is queued or running.
+def run_all_cells(page, *, timeout_s: float = 180) -> bool:
+    """Run > Run All Cells from the menu bar, then wait until no cell is queued or running; True
+    when a progress bar was drawn as a widget at some point of the run.
 
     The first cell's count proves the run started; a cell that raises stops the run, and the cells
-    after it are left without a count (``problems`` reports them).
+    after it are left without a count (``problems`` reports them). Finished bars turn into text
+    (cnnlab.progress), so whether they were widgets is watched while the cells run.
     """
+    page.evaluate("""() => {
+        window.sawProgressWidget = false;
+        new MutationObserver((_, observer) => {
+            if (document.querySelector('.jp-Notebook .widget-hprogress')) {
+                window.sawProgressWidget = true;
+                observer.disconnect();
+            }
+        }).observe(document.body, {childList: true, subtree: true});
+    }""")
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     page.wait_for_function(
@@ -137,6 +148,7 @@ def run_all_cells(page, *, timeout_s: float = 180) -> None:
             return /^\\[\\d+\\]/.test(prompts[0]) && !prompts.some(p => p.includes('*'))
                    && ({_KERNEL_IDLE})();
         }}""", timeout=timeout_s * 1000, polling=250)
+    return page.evaluate("() => window.sawProgressWidget")
 
 
 # One entry per output a learner would read as broken, each naming its cell (1-based, code and
@@ -162,7 +174,10 @@ _PROBLEMS = r"""() => {
       } else if (mime === 'application/vnd.jupyter.stderr') {
         problems.push(`${where}: stderr box: ${first}`);
       }
-      if (textBar.test(text)) problems.push(`${where}: progress bar printed as text: ${first}`);
+      // A bar written into a stream was never a widget. A finished notebook bar is replaced by its
+      // final line as text/plain (cnnlab.progress), which must say it finished.
+      if (textBar.test(text) && (mime.startsWith('application/vnd.jupyter.std') || !/100%\|/.test(text)))
+        problems.push(`${where}: progress bar printed as text: ${first}`);
       if (/^(Error displaying widget|Loading widget\.\.\.)/.test(text))
         problems.push(`${where}: widget not rendered: ${first}`);
       if (mime === 'text/plain' && widgetRepr.test(text))
@@ -183,11 +198,13 @@ def problems(page) -> list[str]:
     return page.evaluate(_PROBLEMS)
 
 
-def progress_widgets(page) -> list[str]:
-    """The text beside every progress bar rendered as a widget (tqdm's notebook bars), its
-    spacing (tqdm writes figure spaces) made plain."""
-    return page.evaluate("""() => [...document.querySelectorAll('.jp-Notebook .widget-hprogress')]
-        .map(bar => bar.parentElement.textContent.replace(/\\s+/g, ' ').trim())""")
+def finished_bars(page) -> list[str]:
+    """The final lines that finished progress bars left as text (cnnlab.progress replaces a
+    finished widget with them), spacing made plain (tqdm writes figure spaces)."""
+    return page.evaluate("""() => [...document.querySelectorAll(
+            '.jp-Notebook .jp-OutputArea-output[data-mime-type="text/plain"]')]
+        .map(out => out.textContent.replace(/\\s+/g, ' ').trim())
+        .filter(text => /^[\\w ]+: 100%\\|/.test(text))""")
 
 
 _SCROLLER = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"

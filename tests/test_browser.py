@@ -20,10 +20,10 @@ from cnnlab import widgets
 from cnnlab.config import REPO_ROOT
 from tests.jupyterlab_browser import (
     CHROMIUM,
+    finished_bars,
     jupyter_lab,
     open_notebook,
     problems,
-    progress_widgets,
     run_all_cells,
     screenshot,
 )
@@ -68,16 +68,20 @@ def page(browser):
         context.close()
 
 
-def _run_as_a_learner(page, lab, path, shot):
+def _run_as_a_learner(page, lab, path, shot) -> bool:
+    """Open and run ``path`` as a learner would; whether a progress widget was drawn meanwhile."""
     open_notebook(page, lab, path)
-    run_all_cells(page)
+    saw_widget = run_all_cells(page)
     screenshot(page, shot)  # before the checks, so a failure leaves its picture behind
+    return saw_widget
 
 
 def test_start_here_runs_clean_with_live_progress_bars(lab, page, tmp_path):
-    _run_as_a_learner(page, lab, "notebooks/00_start_here.ipynb", tmp_path / "00_start_here.png")
+    saw_widget = _run_as_a_learner(page, lab, "notebooks/00_start_here.ipynb",
+                                   tmp_path / "00_start_here.png")
+    assert saw_widget, "training's progress bar was never drawn as a widget"
     assert problems(page) == []
-    bars = progress_widgets(page)
+    bars = finished_bars(page)  # and once finished, it left its final line as text
     assert any(bar.startswith("fit: 100%") for bar in bars), f"training's progress bar: {bars}"
     assert page.locator(".jp-OutputArea-output img").count() >= 3  # samples, curves, confusion
 
@@ -120,6 +124,8 @@ def test_counting_explorers_render_as_controls_and_follow_the_keyboard(lab, page
     before, after = _move_size_slider(_comparator(page))
     expect(output).to_contain_text(f"{after:,}")
     expect(output).not_to_contain_text(f"{before:,}")
+    expect(output.locator("img")).to_have_count(1)  # the chart was redrawn, not replaced
+    expect(_comparator(page)).not_to_contain_text("Not a valid layer")
 
 
 BROKEN = (  # cell sources, and what the checks must say about each (by 1-based cell number)

@@ -39,6 +39,13 @@ def test_make_lab_serves_the_course_notebooks():
         names = {item["name"] for item in listing["content"]}
         assert names == {p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb")}
         assert "00_start_here.ipynb" in names
+        # No pop-up asking a learner whether JupyterLab may fetch news from the internet.
+        url = (f"http://127.0.0.1:{port}/lab/api/settings/"
+               f"@jupyterlab/apputils-extension:notification?token={token}")
+        with urllib.request.urlopen(url, timeout=10) as response:
+            defaults = json.load(response)["schema"]["properties"]  # the environment's overrides
+        assert defaults["fetchNews"]["default"] == "false"
+        assert defaults["checkForUpdates"]["default"] is False
     finally:
         os.killpg(lab.pid, signal.SIGTERM)
         lab.wait(timeout=30)

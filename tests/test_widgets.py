@@ -138,6 +138,9 @@ def test_block_chart_labels_three_panels():
     for ax in fig.axes:
         assert ax.get_ylabel() and ax.get_title()
         assert [t.get_text() for t in ax.get_xticklabels()] == [row["block"] for row in rows]
+    fig.canvas.draw()
+    log_labels = [t.get_text() for ax in fig.axes[:2] for t in ax.get_yticklabels()]
+    assert log_labels and not any("$" in text for text in log_labels)  # plain text, no mathtext
 
 
 # ---------------------------------------------------------------------------- widgets
