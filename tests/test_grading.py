@@ -251,3 +251,21 @@ def test_release_keeps_a_copy_someone_has_run(tmp_path, capsys):
     assert "YOUR CODE HERE" in (notebooks / "00_x.ipynb").read_text()
     release.release(solutions, notebooks, check=False)  # a fresh copy is simply left as it is
     assert len(list(notebooks.glob("*.bak"))) == 1
+
+
+def test_release_writes_nbgrader_metadata_from_the_declarations_and_check_verifies_it(tmp_path):
+    solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir(), notebooks.mkdir()
+    source = write_notebook(solutions / "00_x.ipynb", "# Intro", RIGHT_ACCURACY, CHECK_ACCURACY,
+                            markdown=(0,))
+    problems = release.release(solutions, notebooks, check=True)
+    assert any("00_x.ipynb: nbgrader metadata is out of date" in p for p in problems)
+    assert release.release(solutions, notebooks, check=False) == []
+    for nb in (nbformat.read(source, as_version=4), nbformat.read(notebooks / "00_x.ipynb", as_version=4)):
+        intro, answer, test = (c.metadata.get("nbgrader") for c in nb.cells)
+        assert intro is None
+        assert answer == {"grade": False, "grade_id": "accuracy", "locked": False,
+                          "schema_version": 3, "solution": True}
+        assert test["grade"] and test["locked"] and test["grade_id"] == "check_accuracy"
+        assert test["points"] == grading.get("00.accuracy").points
+    assert release.release(solutions, notebooks, check=True) == []
