@@ -2,7 +2,8 @@
 
 ``build(folder)`` copies the installed package to ``folder/cnnlab`` but replaces each
 ``exercises/nbNN.py`` by ``nbNN.json``: ids, points, hints and the visible cases with their
-expected values, as the plain data of :mod:`cnnlab.grading.probes`. ``check()`` works on it
+expected values, as the plain data of :mod:`cnnlab.grading.probes`. The course's ``benchmarks/``
+scripts come along, where notebooks expect them (``config.REPO_ROOT / "benchmarks"``). ``check()`` works on it
 unchanged; ``solution_or_reference`` has no reference to fall back on. Submissions are graded
 against this edition, so a learner's kernel has nothing to copy an answer from.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import cnnlab
 from cnnlab import exercises, grading
+from cnnlab.config import REPO_ROOT
 from cnnlab.grading import Case, Exercise, probes
 
 
@@ -40,6 +42,8 @@ def build(folder: Path) -> Path:
         return left_out
 
     shutil.copytree(source, folder / "cnnlab", ignore=ignore)
+    if (REPO_ROOT / "benchmarks").is_dir():
+        shutil.copytree(REPO_ROOT / "benchmarks", folder / "benchmarks", ignore=ignore)
     for number in exercises.numbers():
         data = [_exercise_data(e) for e in grading.for_notebook(number)]
         (folder / "cnnlab" / "exercises" / f"nb{number}.json").write_text(json.dumps(data))
