@@ -102,6 +102,10 @@ def _text(value, limit: int = 300) -> str:
     return str(value)[:limit]
 
 
+def _known(exercise_id, counts: dict) -> bool:
+    return isinstance(exercise_id, str) and exercise_id in counts
+
+
 def _results(events: list[dict], exercises: list[Exercise], ended: str) -> tuple[list[str], dict]:
     """Problems and, per exercise id, what :func:`grading.score` takes, from the runner's events.
 
@@ -112,11 +116,11 @@ def _results(events: list[dict], exercises: list[Exercise], ended: str) -> tuple
         answer = event.get("answer")
         if "cell" in event and "problem" in event:
             problems.append(f"cell {_text(event['cell'], 12)}: {_text(event['problem'])}")
-        elif event.get("exercise") in counts and "problem" in event:
+        elif _known(event.get("exercise"), counts) and "problem" in event:
             unfinished[event["exercise"]] = _text(event["problem"])
         elif "problem" in event:
             problems.append(_text(event["problem"]))
-        elif isinstance(answer, dict) and answer.get("exercise") in counts:
+        elif isinstance(answer, dict) and _known(answer.get("exercise"), counts):
             eid, case = answer["exercise"], answer.get("case")
             if answer.get("status") in ("missing", "borrowed"):
                 status.setdefault(eid, {"status": answer["status"],

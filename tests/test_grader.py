@@ -240,6 +240,7 @@ def test_forged_answers_and_odd_cells_cost_nothing_but_themselves(tmp_path):
     forge = (
         "import json\n"
         "FORGED = ['not json', '[1, 2]', json.dumps({'exercise': '00.accuracy', 'case': 'x'}),\n"
+        "          json.dumps({'exercise': ['00.accuracy'], 'case': 0, 'kind': 'ok'}),\n"
         "          json.dumps({'exercise': '00.accuracy', 'case': 1, 'kind': 'ok',\n"
         "                      'value': {'tensor': 'float32', 'shape': [99], 'data': [1]}}),\n"
         "          'x' * 100000]\n"
@@ -261,10 +262,26 @@ def test_forged_answers_and_odd_cells_cost_nothing_but_themselves(tmp_path):
 
 
 def test_a_notebook_that_raises_still_gets_its_other_answers_graded(tmp_path):
-    path = write_notebook(tmp_path / "00_raises.ipynb", "1 / 0", "def broken(:", RIGHT_ACCURACY)
+    path = write_notebook(tmp_path / "00_raises.ipynb", "1 / 0", "def broken(:",
+                          "too_much = bytearray(64 << 30)", RIGHT_ACCURACY)
     report, score = _grade(path)
     assert score.points == 1
-    assert [p.split(":")[1].strip() for p in report.problems[:2]] == ["ZeroDivisionError", "SyntaxError"]
+    assert [p.split(":")[1].strip() for p in report.problems[:3]] == [
+        "ZeroDivisionError", "SyntaxError", "MemoryError"], "64 GiB is past the memory limit"
+
+
+@needs_sandbox
+def test_the_sandbox_limits_processes(tmp_path):
+    """Right only when the limit stops a burst of 700 processes (threads count too)."""
+    path = write_notebook(
+        tmp_path / "00_burst.ipynb",
+        "import subprocess\nstarted = []\ntry:\n    for _ in range(700):\n"
+        "        started.append(subprocess.Popen(['sleep', '30']))\nexcept OSError:\n    pass\n"
+        "LIMITED = len(started) < 700",
+        "def accuracy(logits, labels):\n    assert LIMITED, 'not limited'\n"
+        "    return 100 * (logits.argmax(dim=1) == labels).float().mean().item()")
+    _, score = _grade(path)
+    assert score.points == 1, score.reason
 
 
 def test_a_missing_definition_scores_zero_with_the_reason(tmp_path):
@@ -304,3 +321,15 @@ def test_learners_are_named_by_folder_or_by_file():
     paths = [Path("c/alice/01_x.ipynb"), Path("c/bob/01_x.ipynb"), Path("c/bob/02_y.ipynb"),
              Path("flat/01_ann.ipynb"), Path("flat/01_ben.ipynb")]
     assert grade.learners(paths) == ["alice", "bob", "bob", "01_ann", "01_ben"]
+
+
+def test_odd_events_from_a_sandbox_never_break_the_grader():
+    exercises = grade.exercises_of(Path("00_x.ipynb"))
+    events = [{}, {"cell": [1], "problem": {"x": 1}}, {"exercise": ["00.accuracy"], "problem": 1},
+              {"answer": {"exercise": {"a": 1}}}, {"answer": {"exercise": "00.accuracy", "case": 10**9}},
+              {"answer": {"exercise": "00.accuracy", "status": "borrowed", "module": ["x"]}},
+              {"problem": "x" * 10**6}, {"answer": "00.accuracy"}]
+    problems, results = grade._results(events, exercises, "")
+    score = grade._score(exercises[0], results["00.accuracy"])
+    assert score.points == 0 and "cnnlab's own" in score.reason
+    assert all(len(p) < 400 for p in problems)
