@@ -102,6 +102,23 @@ def test_the_reference_cannot_be_borrowed_patched_in_or_read_from_solutions(tmp_
         assert problem in " ".join(report.problems)
 
 
+def test_an_input_transformer_that_rewrites_the_probe_only_forges_its_own_answers(tmp_path):
+    """The kernel may rewrite the grader's code into anything, but the expected values are not
+    there to forge: 100.0 for every case is right only where 100 is the answer (one case)."""
+    forge = (
+        "import json\n"
+        "def forge(lines):\n"
+        "    if '_cnnlab_grade' not in ''.join(lines):\n"
+        "        return lines\n"
+        "    rows = [json.dumps({'exercise': '00.accuracy', 'case': i, 'kind': 'ok', 'value': 100.0})\n"
+        "            for i in range(6)]\n"
+        "    return [f'open(\".cnnlab-answers.jsonl\", \"a\").write({chr(10).join(rows)!r} + chr(10))\\n']\n"
+        "get_ipython().input_transformers_post.append(forge)")
+    path = write_notebook(tmp_path / "00_transform.ipynb", STUB, forge)
+    _, score = _grade(path)
+    assert score.passed == 1 and score.points < 1, score
+
+
 @needs_sandbox
 def test_a_sandboxed_notebook_sees_nothing_of_the_grader_or_the_class(tmp_path):
     """The notebook's answer is right only if it can see something it should not: so it scores 0
