@@ -6,9 +6,12 @@ code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``# YOUR CO
 ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed, outputs are cleared and
 metadata is reduced to what Jupyter needs. A student copy that has been run (it holds
 outputs) is renamed aside, ``NN_name.<time>.ipynb.bak``, before it is replaced: a learner's
-answers are never overwritten. ``--check`` writes nothing and fails, listing the files,
-when notebooks/ is out of date or a stub is missing. ``--execute PATH...`` re-runs solution
-notebooks in place so their stored outputs are fresh (run it in the smoke profile: ``make outputs``).
+answers are never overwritten. Every solution cell and every check cell carries nbgrader metadata
+(``grade_id``, and ``points`` from the exercise's declaration), written into solutions/ too so that
+``nbgrader generate_assignment`` accepts them. ``--check`` writes nothing and fails, listing the
+files, when notebooks/ or the nbgrader metadata is out of date or a stub is missing.
+``--execute PATH...`` re-runs solution notebooks in place so their stored outputs are fresh
+(run it in the smoke profile: ``make outputs``).
 """
 
 from __future__ import annotations
@@ -51,6 +54,49 @@ def _strip_regions(source: str, begin: str, end: str, stub: tuple[str, ...] | No
     if inside:
         raise ValueError(f"{begin} is never closed by {end}")
     return "\n".join(out)
+
+
+NBGRADER_SCHEMA = 3
+_DEFINED = re.compile(r"^(?:def|class) (\w+)", re.M)
+_CHECKED = re.compile(r"\bcheck\(\s*['\"](\d\d\.\w+)['\"]")
+
+
+def nbgrader_metadata(solution: nbformat.NotebookNode, number: str) -> list[dict | None]:
+    """What ``metadata.nbgrader`` each cell should carry: a solution cell is an autograded answer
+    named after what it defines, a code cell that runs ``check("NN.x", ...)`` is a locked test
+    worth the exercise's points; other cells carry none."""
+    points = {e.id: e.points for e in grading.for_notebook(number)}
+    wanted, used = [], set()
+    for index, cell in enumerate(solution.cells):
+        checked = _CHECKED.search(cell.source) if cell.cell_type == "code" else None
+        if BEGIN_SOLUTION in cell.source:
+            defined = _DEFINED.search(cell.source)
+            grade_id, meta = defined.group(1) if defined else f"answer_{index}", {
+                "grade": False, "locked": False, "solution": True}
+        elif checked and checked.group(1) in points:
+            grade_id, meta = f"check_{checked.group(1).split('.', 1)[1]}", {
+                "grade": True, "locked": True, "points": points[checked.group(1)], "solution": False}
+        else:
+            wanted.append(None)
+            continue
+        if grade_id in used:
+            grade_id = f"{grade_id}_{index}"
+        used.add(grade_id)
+        wanted.append({**meta, "grade_id": grade_id, "schema_version": NBGRADER_SCHEMA})
+    return wanted
+
+
+def with_nbgrader_metadata(solution: nbformat.NotebookNode, number: str) -> bool:
+    """Set every cell's nbgrader metadata as :func:`nbgrader_metadata` says; True if any changed."""
+    changed = False
+    for cell, wanted in zip(solution.cells, nbgrader_metadata(solution, number), strict=True):
+        if cell.metadata.get("nbgrader") != wanted:
+            changed = True
+            if wanted is None:
+                del cell.metadata["nbgrader"]
+            else:
+                cell.metadata["nbgrader"] = wanted
+    return changed
 
 
 def student_copy(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -118,7 +164,13 @@ def release(solutions: Path, notebooks: Path, check: bool) -> list[str]:
     problems = []
     sources = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
     for path in sources:
-        student = student_copy(nbformat.read(path, as_version=4))
+        solution = nbformat.read(path, as_version=4)
+        if with_nbgrader_metadata(solution, path.name[:2]):
+            if check:
+                problems.append(f"{path}: nbgrader metadata is out of date")
+            else:
+                nbformat.write(solution, path)
+        student = student_copy(solution)
         problems += [f"{path.name}: {p}" for p in stub_problems(student, path.name[:2])]
         text = nbformat.writes(student) + "\n"
         target = notebooks / path.name

@@ -1,5 +1,7 @@
-"""Instructor checks: every solution notebook grades 100%; every student copy runs without error
-and grades 0 on every exercise — so each check is shown able to pass and able to fail."""
+"""Instructor checks: every solution notebook grades 100%; every student copy grades 0 on every
+exercise — so each check is shown able to pass and able to fail. (That a student copy runs top
+to bottom with cnnlab's fallbacks is nbval's job over notebooks/: the grader's student edition has
+no reference to fall back on, so there later cells may fail, which costs no points.)"""
 
 import pytest
 
@@ -33,7 +35,6 @@ def test_solution_grades_full_marks(path):
 
 
 @pytest.mark.parametrize("path", STUDENT, ids=lambda p: f"notebooks/{p.name}")
-def test_student_copy_runs_and_grades_zero(path):
+def test_student_copy_grades_zero(path):
     report = grade.grade_notebook(path, timeout=300)
-    assert report.problems == [], "an unsolved notebook must still run top to bottom"
     assert report.scores and all(s.points == 0 for s in report.scores), grade.format_report(report)

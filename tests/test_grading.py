@@ -1,10 +1,14 @@
 """The in-notebook checks and the release tool, without starting kernels."""
 
+import json
+
 import nbformat
+import numpy as np
 import pytest
 import torch
 
-from cnnlab import grading, release
+from cnnlab import grade, grading, release
+from cnnlab.grading import probes
 from tests.notebook_factory import CHECK_ACCURACY, RIGHT_ACCURACY, write_notebook
 
 
@@ -19,6 +23,99 @@ def test_same_compares_structure_with_tolerance():
     assert not grading.same(3, True), "a bool is not a number answer"
     assert grading.same({"params": 5, "out": torch.zeros(1)}, {"params": 5, "out": torch.zeros(1)})
     assert not grading.same({"params": 5}, {"params": 6})
+
+
+def test_integers_are_exact_and_a_float_is_not_an_integer_answer():
+    assert grading.same(34944, 34944) and not grading.same(34944, 34945)
+    assert not grading.same(105_415_200, 105_415_200 + 16_647), "a count off by 16,647 is wrong"
+    assert "expected an integer, got a float" in grading.compare(34944, 34944.0)
+    assert grading.same(2.5, 5 // 2 + 0.5) and grading.same(3.0, 3), "an int is a fine float answer"
+
+
+def test_numpy_scalars_and_0d_tensors_count_as_the_numbers_they_hold():
+    assert grading.same(34944, grading.transported(np.int64(34944)))
+    assert grading.same(0.5, grading.transported(np.float64(0.5)))
+    assert grading.same(0.5, grading.transported(np.float32(0.5)))
+    assert grading.same(34944, grading.transported(torch.tensor(34944)))
+    assert grading.same(12.5, torch.tensor(12.5))
+    assert not grading.same(34944, torch.tensor(34944.0)), "a float tensor is not an integer"
+    assert grading.same(torch.ones(2, 2), grading.transported(np.ones((2, 2), dtype=np.float32)))
+
+
+def test_comparison_never_raises_on_odd_answers():
+    odd = [10**400, float("inf"), float("nan"), torch.ones(2).to_sparse(), object(), print,
+           {1: 2}, [[[]]], torch.zeros(0), torch.ones(3, dtype=torch.complex64), b"bytes", {"out": 1}]
+    for expected in [1, 1.5, "a", None, True, (1, 2), {"out": torch.ones(2)}, torch.ones(2),
+                     torch.ones(2, dtype=torch.int64)]:
+        for got in odd:
+            assert isinstance(grading.compare(expected, got), str)
+    assert "too large" in grading.compare(1.5, 10**400)
+    assert grading.same(float("nan"), float("nan")) and not grading.same(1.0, float("nan"))
+
+
+def test_odd_answers_are_unsupported_for_that_case_only():
+    def sparse_then_right(logits, labels):
+        if logits.shape[0] == 2:
+            return torch.tensor([100.0]).to_sparse()
+        return 100 * (logits.argmax(dim=1) == labels).float().mean().item()
+
+    score = grading.grade_definition("00.accuracy", sparse_then_right)
+    assert score.passed == score.total - 1 and "unsupported answer type" in score.reason
+    for odd in (object(), torch.ones(2).to_sparse(), 10**400, [1] * 3, {1: 2}):
+        score = grading.grade_definition("00.accuracy", lambda logits, labels, odd=odd: odd)
+        assert score.points == 0 and score.reason
+
+
+def test_forged_or_malformed_answer_data_is_refused_not_raised():
+    forged = [{"tensor": "float32", "shape": [99], "data": [1.0]}, {"tensor": "x"}, {"list": 3},
+              {"dict": [1]}, {"a": 1, "b": 2}, [1, 2], {"tensor": "int64", "shape": [-1], "data": []},
+              {"tensor": "int64", "shape": [1], "data": [2**70]}, {"tuple": [{"list": {"x": 1}}]}]
+    for data in forged:
+        kind, why = grading.received("ok", data)
+        assert kind == "error" and "malformed" in why
+    assert grading.received("error", {"not": "text"}) == ("error", "no answer")
+    result = {"status": "answered", "outcomes": [["ok", {"bad": 1}], "nonsense", None]}
+    assert grading.score(grading.get("00.accuracy"), result).points == 0
+
+
+def test_the_transport_keeps_types_and_values():
+    value = {"params": 2**60, "out": torch.randn(2, 3).to(torch.bfloat16), "pair": (1, [2.5, None]),
+             "flag": True, "name": "x"}
+    back = probes.from_data(json.loads(json.dumps(probes.to_data(value))))
+    assert back["params"] == 2**60 and back["pair"] == (1, [2.5, None]) and back["flag"] is True
+    assert back["out"].dtype == torch.bfloat16 and torch.equal(back["out"], value["out"])
+
+
+def test_check_uses_the_graders_transport_and_comparison(capsys):
+    assert grading.check("00.accuracy", lambda logits, labels: np.float64(
+        100 * (logits.argmax(1) == labels).float().mean().item()))
+    assert not grading.check("01.conv_params", lambda i, o, k, groups=1, bias=True:
+                             float(o * (i // groups * k * k + bias)))
+    assert "expected an integer, got a float" in capsys.readouterr().out
+
+
+def test_under_nbgrader_a_failing_check_raises(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(AssertionError, match="00.accuracy"):
+        grading.check("00.accuracy", lambda logits, labels: 0.0)
+    assert grading.check("00.accuracy", lambda logits, labels: 100 * (
+        logits.argmax(1) == labels).float().mean().item())
+
+
+def test_the_student_edition_holds_no_reference_and_no_hidden_case(tmp_path):
+    folder = grade.edition.build(tmp_path)
+    shipped = folder / "cnnlab" / "exercises"
+    assert not list(shipped.glob("nb*.py")) and len(list(shipped.glob("nb*.json"))) >= 6
+    text = "".join(p.read_text() for p in shipped.glob("nb*.json"))
+    shown = {json.dumps(probes.to_data(c.args)) for e in grading.registry().values() for c in e.visible}
+    for exercise in grading.registry().values():
+        for case in exercise.hidden:  # some exercises reuse another's visible input, never more
+            args = json.dumps(probes.to_data(case.args))
+            assert args in shown or args not in text, exercise.id
+    (loaded,) = grade.edition.load(shipped / "nb00.json")
+    assert loaded.reference is None and not loaded.hidden
+    assert [loaded.expected(c) for c in loaded.visible] == [
+        grading.get("00.accuracy").expected(c) for c in grading.get("00.accuracy").visible]
 
 
 def test_same_bits_tells_signed_zeros_apart_and_matches_nans():
@@ -154,3 +251,21 @@ def test_release_keeps_a_copy_someone_has_run(tmp_path, capsys):
     assert "YOUR CODE HERE" in (notebooks / "00_x.ipynb").read_text()
     release.release(solutions, notebooks, check=False)  # a fresh copy is simply left as it is
     assert len(list(notebooks.glob("*.bak"))) == 1
+
+
+def test_release_writes_nbgrader_metadata_from_the_declarations_and_check_verifies_it(tmp_path):
+    solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir(), notebooks.mkdir()
+    source = write_notebook(solutions / "00_x.ipynb", "# Intro", RIGHT_ACCURACY, CHECK_ACCURACY,
+                            markdown=(0,))
+    problems = release.release(solutions, notebooks, check=True)
+    assert any("00_x.ipynb: nbgrader metadata is out of date" in p for p in problems)
+    assert release.release(solutions, notebooks, check=False) == []
+    for nb in (nbformat.read(source, as_version=4), nbformat.read(notebooks / "00_x.ipynb", as_version=4)):
+        intro, answer, test = (c.metadata.get("nbgrader") for c in nb.cells)
+        assert intro is None
+        assert answer == {"grade": False, "grade_id": "accuracy", "locked": False,
+                          "schema_version": 3, "solution": True}
+        assert test["grade"] and test["locked"] and test["grade_id"] == "check_accuracy"
+        assert test["points"] == grading.get("00.accuracy").points
+    assert release.release(solutions, notebooks, check=True) == []

@@ -3,19 +3,26 @@
 Each exercise is declared once, in ``cnnlab/exercises/nbNN.py``: its points, cnnlab's reference
 implementation, visible cases (shown by :func:`check` in the notebook) and hidden cases (used by the
 grader, ``python -m cnnlab.grade``). The notebook calls ``check("01.conv_output_size",
-conv_output_size)`` and sees, per case, what was given, what was expected and a hint.
+conv_output_size)`` and sees, per case, what was given, what was expected and a hint. In the
+student edition of cnnlab (see :mod:`cnnlab.grading.edition`) an exercise has no reference and no
+hidden cases: its visible cases carry their expected values as data.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from cnnlab.grading.probes import PROBES, answer, plain
+from cnnlab.grading import probes
+from cnnlab.grading.probes import PROBES, Unsupported
+
+NO_VALUE = object()  # a Case whose expected value is computed from the reference
 
 
 @dataclass(frozen=True)
@@ -25,15 +32,18 @@ class Case:
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     why: str = ""  # what this case is about, shown when it fails
+    expected: Any = NO_VALUE  # stored only in the student edition, which has no reference
 
 
 @dataclass(frozen=True)
 class Exercise:
-    """A graded exercise. ``id`` is ``"NN.name"``: notebook number, then the definition's name."""
+    """A graded exercise. ``id`` is ``"NN.name"``: notebook number, then the definition's name.
+
+    ``reference`` is None only in the student edition, where ``hidden`` is empty too."""
 
     id: str
     points: float
-    reference: Callable
+    reference: Callable | None
     visible: Sequence[Case]
     hidden: Sequence[Case]
     hint: str
@@ -47,8 +57,10 @@ class Exercise:
             raise ValueError(f"exercise id {self.id!r} must look like 'NN.definition_name'")
         if self.probe not in PROBES:
             raise ValueError(f"exercise {self.id}: unknown probe {self.probe!r}")
-        if not self.visible or not self.hidden:
+        if not self.visible or not (self.hidden or self.reference is None):
             raise ValueError(f"exercise {self.id} needs visible and hidden cases")
+        if self.reference is None and any(c.expected is NO_VALUE for c in self.visible):
+            raise ValueError(f"exercise {self.id} has neither a reference nor expected values")
 
     @property
     def notebook(self) -> str:
@@ -62,7 +74,28 @@ class Exercise:
         return list(self.visible) + (list(self.hidden) if hidden else [])
 
     def expected(self, case: Case) -> Any:
-        return plain(PROBES[self.probe](self.reference, *case.args, **case.kwargs))
+        """The reference's answer, after the same transport as the learner's (see ``probes``)."""
+        if case.expected is not NO_VALUE:
+            return case.expected
+        value = PROBES[self.probe](self.reference, *transported(case.args), **transported(case.kwargs))
+        return transported(value)
+
+
+def transported(value: Any) -> Any:
+    """``value`` after the trip out of the learner's kernel: to JSON and back."""
+    return probes.from_data(json.loads(json.dumps(probes.to_data(value))))
+
+
+def received(kind: str, data: Any) -> tuple[str, Any]:
+    """A case's outcome as it arrived: ``("ok", value)`` or ``("error", why)``, never raising."""
+    if kind == "ok":
+        try:
+            return "ok", probes.from_data(data)
+        except Unsupported as error:
+            return "error", str(error)
+        except Exception as error:  # forged data of any kind
+            return "error", f"malformed answer ({type(error).__name__})"
+    return "error", data if isinstance(data, str) else "no answer"
 
 
 @dataclass(frozen=True)
@@ -78,27 +111,94 @@ class Score:
 
 
 def same(expected: Any, got: Any, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
-    """Structural comparison with a tolerance on floats and tensors (tuples and lists alike)."""
-    if isinstance(expected, torch.Tensor):
-        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-            return False
-        if expected.dtype == torch.bool or not expected.is_floating_point():
-            return torch.equal(got.to(expected.dtype), expected)
-        return torch.allclose(got.double(), expected.double(), rtol=rtol, atol=atol)
+    """True when ``got`` is right: see :func:`compare`."""
+    return not compare(expected, got, rtol, atol)
+
+
+def compare(expected: Any, got: Any, rtol: float = 1e-5, atol: float = 1e-6) -> str:
+    """Why ``got`` differs from ``expected`` ("" when it is right); never raises.
+
+    Integers are compared exactly (a float is not an integer answer), floats with ``rtol`` and
+    ``atol`` (an int is a fine float answer), tensors by shape then values (exactly unless
+    floating point), tuples and lists alike, strings without case or surrounding spaces. A 0-d
+    tensor counts as the number it holds.
+    """
+    try:
+        return _compare(expected, got, rtol, atol)
+    except Exception as error:  # a value we cannot compare is wrong, with the reason
+        return f"could not be compared ({type(error).__name__})"
+
+
+def _number(value: Any) -> Any:
+    """A 0-d tensor as the Python number it holds; anything else unchanged."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        return value.item()
+    return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return {bool: "a bool", int: "an integer", float: "a float", str: "a string", list: "a list",
+            tuple: "a tuple", dict: "a dict", type(None): "None"}.get(type(value), "something else")
+
+
+def _compare(expected: Any, got: Any, rtol: float, atol: float) -> str:
+    if isinstance(expected, torch.Tensor) and expected.dim() > 0:
+        if not isinstance(got, torch.Tensor):
+            return f"expected a tensor of shape {tuple(expected.shape)}, got {_kind(got)}"
+        if got.shape != expected.shape:
+            return f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
+        if expected.is_floating_point():
+            if got.dtype == torch.bool:
+                return "expected numbers, got a bool tensor"
+            ok = torch.allclose(got.double(), expected.double(), rtol=rtol, atol=atol, equal_nan=True)
+            return "" if ok else "values differ"
+        if got.is_floating_point():
+            return f"expected a tensor of {expected.dtype}, got {got.dtype}"
+        return "" if torch.equal(got.long(), expected.long()) else "values differ"
+    expected, got = _number(expected), _number(got)
     if isinstance(expected, bool) or expected is None:
-        return got is expected or got == expected and type(got) is type(expected)
-    if isinstance(expected, int | float):
-        return (isinstance(got, int | float) and not isinstance(got, bool)
-                and math.isclose(got, expected, rel_tol=rtol, abs_tol=atol))
+        return "" if got is expected else f"expected {expected!r}, got {_kind(got)}"
+    if isinstance(expected, int):
+        if isinstance(got, bool) or not isinstance(got, int):
+            return f"expected an integer, got {_kind(got)}"
+        return "" if got == expected else "a different integer"
+    if isinstance(expected, float):
+        if isinstance(got, bool) or not isinstance(got, int | float):
+            return f"expected a number, got {_kind(got)}"
+        if math.isnan(expected):
+            return "" if isinstance(got, float) and math.isnan(got) else "expected nan"
+        try:
+            got = float(got)
+        except OverflowError:
+            return "a number too large to be right"
+        return "" if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol) else "a different number"
     if isinstance(expected, str):
-        return isinstance(got, str) and got.strip().lower() == expected.strip().lower()
+        if not isinstance(got, str):
+            return f"expected a string, got {_kind(got)}"
+        return "" if got.strip().lower() == expected.strip().lower() else "a different string"
     if isinstance(expected, list | tuple):
-        return (isinstance(got, list | tuple) and len(got) == len(expected)
-                and all(same(e, g, rtol, atol) for e, g in zip(expected, got, strict=True)))
+        if not isinstance(got, list | tuple):
+            return f"expected a sequence of {len(expected)}, got {_kind(got)}"
+        if len(got) != len(expected):
+            return f"expected {len(expected)} items, got {len(got)}"
+        for index, (e, g) in enumerate(zip(expected, got, strict=True)):
+            why = _compare(e, g, rtol, atol)
+            if why:
+                return f"item {index}: {why}"
+        return ""
     if isinstance(expected, dict):
-        return (isinstance(got, dict) and got.keys() == expected.keys()
-                and all(same(expected[k], got[k], rtol, atol) for k in expected))
-    return got == expected
+        if not isinstance(got, dict):
+            return f"expected a dict, got {_kind(got)}"
+        if got.keys() != expected.keys():
+            return f"expected keys {sorted(expected)}, got {sorted(map(str, got))}"
+        for key in expected:
+            why = _compare(expected[key], got[key], rtol, atol)
+            if why:
+                return f"{key}: {why}"
+        return ""
+    return f"cnnlab cannot compare {type(expected).__name__} answers"
 
 
 def rel_error(x, y) -> float:
@@ -118,8 +218,25 @@ def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(a.contiguous().view(bits), b.contiguous().view(bits))
 
 
+def answer(exercise: Exercise, definition: Any, cases: Sequence[Case]) -> dict:
+    """In this process, the measurement the grader makes in the learner's kernel: the same probe,
+    the same transport both ways."""
+    status = probes.definition_status({exercise.name: definition}, exercise.name)
+    if status:
+        return status
+    outcomes = []
+    for case in cases:
+        kind, data = probes.run_case(definition, exercise.probe, transported(case.args),
+                                     transported(case.kwargs))
+        outcomes.append(json.loads(json.dumps([kind, data])))
+    return {"status": "answered", "outcomes": outcomes}
+
+
 def score(exercise: Exercise, result: dict, hidden: bool = True) -> Score:
-    """Score what :func:`cnnlab.grading.probes.answer` returned for ``exercise``."""
+    """Score an :func:`answer` (or the grader's equivalent) for ``exercise``; never raises.
+
+    ``result["outcomes"]`` may stop short (the kernel hung or died): the cases left score 0 with
+    ``result["unfinished"]`` as the reason."""
     cases = exercise.cases(hidden)
     zero = Score(exercise.id, 0.0, exercise.points, 0, len(cases))
     status = result.get("status")
@@ -129,12 +246,18 @@ def score(exercise: Exercise, result: dict, hidden: bool = True) -> Score:
         return _with(zero, f"`{exercise.name}` is cnnlab's own ({result['module']}), not an answer")
     if status != "answered":
         return _with(zero, result.get("reason", "no answer"))
+    outcomes = list(result["outcomes"])[: len(cases)]
+    outcomes += [("error", result.get("unfinished", "no answer"))] * (len(cases) - len(outcomes))
     passed, first_failure = 0, ""
-    for case, (kind, value) in zip(cases, result["outcomes"], strict=True):
-        if kind == "ok" and same(exercise.expected(case), value, exercise.rtol, exercise.atol):
+    for case, outcome in zip(cases, outcomes, strict=True):
+        well_formed = isinstance(outcome, list | tuple) and len(outcome) == 2
+        kind, value = received(*outcome) if well_formed else ("error", "malformed answer")
+        why = compare(exercise.expected(case), value, exercise.rtol, exercise.atol) \
+            if kind == "ok" else value
+        if not why:
             passed += 1
         elif not first_failure:
-            first_failure = value if kind == "error" else f"wrong on {_call(exercise, case)}"
+            first_failure = why if kind == "error" else f"wrong on {_call(exercise, case)}: {why}"
     points = round(exercise.points * passed / len(cases), 2)
     return Score(exercise.id, points, exercise.points, passed, len(cases), first_failure)
 
@@ -146,9 +269,7 @@ def _with(s: Score, reason: str) -> Score:
 def grade_definition(exercise_id: str, definition: Any, hidden: bool = True) -> Score:
     """Score a definition in this process (tests and wrong-answer checks use this)."""
     exercise = get(exercise_id)
-    cases = [(c.args, c.kwargs) for c in exercise.cases(hidden)]
-    return score(exercise, answer({exercise.name: definition}, exercise.name, exercise.probe, cases),
-                 hidden)
+    return score(exercise, answer(exercise, definition, exercise.cases(hidden)), hidden)
 
 
 def _short(value: Any) -> str:
@@ -175,31 +296,42 @@ def _call(exercise: Exercise, case: Case) -> str:
 
 
 def check(exercise_id: str, definition: Any) -> bool:
-    """Run an exercise's visible cases and print given vs expected; never raises."""
+    """Run an exercise's visible cases and print given vs expected; never raises for the learner.
+
+    Under nbgrader (``NBGRADER_EXECUTION`` is set) a check that fails raises ``AssertionError``, so
+    that nbgrader's validate and autograde see the failure."""
     exercise = get(exercise_id)
     cases = list(exercise.visible)
-    result = answer({exercise.name: definition}, exercise.name, exercise.probe,
-                    [(c.args, c.kwargs) for c in cases])
+    result = answer(exercise, definition, cases)
     if result["status"] != "answered":
         print(f"{exercise.id}: {score(exercise, result, hidden=False).reason}")
-        return False
+        return _checked(exercise, False)
     lines, passed = [], 0
-    for case, (kind, value) in zip(cases, result["outcomes"], strict=True):
+    for case, (kind, data) in zip(cases, result["outcomes"], strict=True):
+        kind, value = received(kind, data)
         expected = exercise.expected(case)
+        why = compare(expected, value, exercise.rtol, exercise.atol) if kind == "ok" else ""
         if kind == "error" and value.startswith("NotImplementedError"):
             lines.append(f"  ✗ {_call(exercise, case)}: not solved yet (raises NotImplementedError)")
         elif kind == "error":
             lines.append(f"  ✗ {_call(exercise, case)} raised {value}")
-        elif same(expected, value, exercise.rtol, exercise.atol):
+        elif not why:
             passed += 1
             lines.append(f"  ✓ {_call(exercise, case)} = {_short(value)}")
         else:
             lines.append(f"  ✗ {_call(exercise, case)} gave {_short(value)}, "
-                         f"expected {_short(expected)}" + (f"  ({case.why})" if case.why else ""))
+                         f"expected {_short(expected)}: {why}"
+                         + (f"  ({case.why})" if case.why else ""))
     ok = passed == len(cases)
     print(f"{exercise.id}: {passed}/{len(cases)} visible cases right"
           + (" — well done." if ok else f"\n  hint: {exercise.hint}"))
     print("\n".join(lines))
+    return _checked(exercise, ok)
+
+
+def _checked(exercise: Exercise, ok: bool) -> bool:
+    if not ok and os.environ.get("NBGRADER_EXECUTION"):
+        raise AssertionError(f"{exercise.id} is not solved yet")
     return ok
 
 
@@ -212,13 +344,15 @@ def passes(exercise_id: str, definition: Any, hidden: bool = True) -> bool:
 def solution_or_reference(exercise_id: str, definition: Any) -> Any:
     """The learner's definition once it passes its visible cases, otherwise cnnlab's reference.
 
-    Lets later cells of an unsolved notebook run, and says so.
+    Lets later cells of an unsolved notebook run, and says so. The student edition has no
+    reference: there the learner's definition is returned and the cells below may fail.
     """
     exercise = get(exercise_id)
-    result = answer({exercise.name: definition}, exercise.name, exercise.probe,
-                    [(c.args, c.kwargs) for c in exercise.visible])
-    s = score(exercise, result, hidden=False)
+    s = score(exercise, answer(exercise, definition, exercise.visible), hidden=False)
     if s.passed == s.total:
+        return definition
+    if exercise.reference is None:
+        print(f"({exercise.id} is not solved yet: the cells below that use it may fail.)")
         return definition
     print(f"({exercise.id} is not solved yet: the cells below use cnnlab's reference "
           f"`{exercise.reference.__module__}.{exercise.reference.__qualname__}` instead.)")
@@ -248,6 +382,6 @@ def for_notebook(number: str) -> list[Exercise]:
     return list(load_notebook(number).values())
 
 
-__all__ = ["Case", "Exercise", "Score", "check", "for_notebook", "get", "grade_definition",
-           "passes", "registry", "rel_error", "same", "same_bits", "score",
-           "solution_or_reference"]
+__all__ = ["Case", "Exercise", "Score", "answer", "check", "compare", "for_notebook", "get",
+           "grade_definition", "passes", "received", "registry", "rel_error", "same", "same_bits",
+           "score", "solution_or_reference", "transported"]

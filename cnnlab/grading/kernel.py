@@ -1,87 +1,108 @@
-"""A live Jupyter kernel on one notebook: run its cells in order, then more code in the same kernel.
+"""Jupyter kernels for the grader and the release tool.
 
-The grader uses it to execute a learner's notebook and then ask the kernel for the answers; the
-release tool uses it to store fresh outputs in solutions/. The kernel starts in the notebook's folder.
+:class:`Kernel` runs code with a hard time limit: past it the kernel is interrupted (SIGINT), and if
+it has not answered after a short grace (a cell that swallows interrupts) it is killed with its
+whole process group. The grader's runner uses it inside the sandbox; :func:`execute_in_place`
+stores fresh outputs in solutions/.
 """
 
 from __future__ import annotations
 
+import queue
+import subprocess
+import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, DeadKernelError
+from jupyter_client.manager import KernelManager
+
+GRACE = 2.0  # seconds a kernel gets to answer an interrupt before it is killed
 
 
-class KernelSession:
-    """``with KernelSession(nb, folder, timeout) as s: problems = s.run_notebook()``.
+class Kernel:
+    """``with Kernel(folder) as k: error = k.run("x = 1", timeout=10)``; ``k.alive`` after each."""
 
-    ``timeout`` is per cell: a cell running longer is interrupted and recorded, and execution goes on.
-    With ``allow_errors=False`` the first failing cell raises ``CellExecutionError``.
-    """
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.manager: KernelManager | None = None
 
-    def __init__(self, nb: nbformat.NotebookNode, folder: Path, timeout: float,
-                 allow_errors: bool = True):
-        self.nb = nb
-        self.dead = False
-        self.timeout = timeout
-        self.client = NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-            interrupt_on_timeout=True, record_timing=False,
-            resources={"metadata": {"path": str(folder)}},
-        )
-
-    def __enter__(self) -> KernelSession:
-        self._kernel = self.client.setup_kernel()
-        self._kernel.__enter__()
+    def __enter__(self) -> Kernel:
+        self.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._kernel.__exit__(*exc)
+        self.stop()
 
-    def _execute(self, cell: nbformat.NotebookNode, index: int) -> str | None:
-        """Run one cell; the error it produced ('Name: message'), or None."""
-        if self.dead:
-            return "the kernel had died earlier"
-        try:
-            self.client.execute_cell(cell, index)
-        except DeadKernelError:
-            self.dead = True
-            return "the kernel died (a crash or os._exit in this cell)"
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error" and out.get("ename") == "KeyboardInterrupt":
-                return f"timed out: ran longer than {self.timeout:g} s and was interrupted"
-            if out.get("output_type") == "error":
-                return f"{out.get('ename')}: {out.get('evalue')}"
-        return None
+    def start(self) -> None:
+        self.manager = KernelManager(kernel_name="python3")
+        # The kernel's own streams go nowhere: what a cell prints reaches us as messages.
+        self.manager.start_kernel(cwd=str(self.folder), stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
 
-    def run_notebook(self) -> list[str]:
-        """Execute every code cell in order; a line per cell that failed."""
-        problems = []
-        for index, cell in enumerate(self.nb.cells):
-            if cell.cell_type != "code":
+    def stop(self) -> None:
+        if self.manager is not None:
+            self.client.stop_channels()
+            self.manager.shutdown_kernel(now=True)
+            self.manager = None
+
+    @property
+    def alive(self) -> bool:
+        return self.manager is not None and self.manager.is_alive()
+
+    def run(self, code: str, timeout: float) -> str | None:
+        """Run ``code``; the error it produced ('Name: message', 'timed out ...'), or None.
+
+        After a time-out the interrupt was ignored or the kernel died when ``alive`` is False."""
+        msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
+        deadline = time.monotonic() + timeout
+        interrupted = False
+        while True:
+            if not self.manager.is_alive():
+                return "the kernel died (a crash, os._exit or too much memory)"
+            left = deadline - time.monotonic()
+            if left <= 0 and not interrupted:
+                self.manager.interrupt_kernel()
+                interrupted, deadline = True, time.monotonic() + GRACE
                 continue
-            error = self._execute(cell, index)
-            if error:
-                problems.append(f"cell {index}: {error}")
-        return problems
+            if left <= 0:
+                self.manager.shutdown_kernel(now=True)  # SIGKILL to the kernel's process group
+                return f"timed out after {timeout:g} s and ignored the interrupt: the kernel was killed"
+            self._drain_output()
+            try:
+                reply = self.client.get_shell_msg(timeout=min(left, 0.2))
+            except queue.Empty:
+                continue
+            if reply["parent_header"].get("msg_id") != msg_id:
+                continue
+            content = reply["content"]
+            if interrupted:
+                return f"timed out: ran longer than {timeout:g} s and was interrupted"
+            if content.get("status") == "error":
+                return f"{content.get('ename')}: {str(content.get('evalue'))[:200]}"
+            return None
 
-    def run_code(self, source: str) -> str | None:
-        """Execute extra code after the notebook (not stored in it); its error or None."""
-        self.nb.cells.append(nbformat.v4.new_code_cell(source))
-        try:
-            return self._execute(self.nb.cells[-1], len(self.nb.cells) - 1)
-        finally:
-            self.nb.cells.pop()
+
+    def _drain_output(self) -> None:
+        """Drop what the cell printed: the grader judges answers, not output."""
+        while True:
+            try:
+                self.client.get_iopub_msg(timeout=0)
+            except queue.Empty:
+                return
 
 
 def execute_in_place(path: Path, timeout: float = 600) -> None:
     """Re-run a notebook top to bottom and save it with its outputs; stop at the first error."""
+    import nbformat  # slow imports, not needed by the grader's runner
+    from nbclient import NotebookClient
+
     nb = nbformat.read(path, as_version=4)
-    with KernelSession(nb, path.parent, timeout, allow_errors=False) as session:
-        session.run_notebook()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
 
 
-__all__ = ["CellExecutionError", "KernelSession", "execute_in_place"]
+__all__ = ["Kernel", "execute_in_place"]
