@@ -1,6 +1,7 @@
 """The in-notebook checks and the release tool, without starting kernels."""
 
 import json
+import re
 
 import nbformat
 import numpy as np
@@ -136,7 +137,7 @@ def test_check_prints_given_expected_and_hint(capsys):
     def wrong(logits, labels):
         return 50.0
 
-    assert grading.check("00.accuracy", wrong) is False
+    assert not grading.check("00.accuracy", wrong)
     out = capsys.readouterr().out
     assert "gave 50, expected 100" in out and "hint:" in out and "0/3" in out
 
@@ -145,7 +146,7 @@ def test_check_shows_a_learners_exception_briefly_and_goes_on(capsys):
     def broken(logits, labels):
         return logits.nonexistent
 
-    assert grading.check("00.accuracy", broken) is False
+    assert not grading.check("00.accuracy", broken)
     out = capsys.readouterr().out
     assert "raised AttributeError" in out and "Traceback" not in out
 
@@ -259,7 +260,7 @@ def test_release_writes_nbgrader_metadata_from_the_declarations_and_check_verifi
     source = write_notebook(solutions / "00_x.ipynb", "# Intro", RIGHT_ACCURACY, CHECK_ACCURACY,
                             markdown=(0,))
     problems = release.release(solutions, notebooks, check=True)
-    assert any("00_x.ipynb: nbgrader metadata is out of date" in p for p in problems)
+    assert any("00_x.ipynb: nbgrader or kernel metadata is out of date" in p for p in problems)
     assert release.release(solutions, notebooks, check=False) == []
     for nb in (nbformat.read(source, as_version=4), nbformat.read(notebooks / "00_x.ipynb", as_version=4)):
         intro, answer, test = (c.metadata.get("nbgrader") for c in nb.cells)
@@ -268,4 +269,29 @@ def test_release_writes_nbgrader_metadata_from_the_declarations_and_check_verifi
                           "schema_version": 3, "solution": True}
         assert test["grade"] and test["locked"] and test["grade_id"] == "check_accuracy"
         assert test["points"] == grading.get("00.accuracy").points
+    assert release.release(solutions, notebooks, check=True) == []
+
+
+def test_check_echoes_nothing_and_wraps_its_feedback(capsys):
+    result = grading.check("01.where_memory_goes", lambda rows: (0.0, 0.0))
+    assert not result and hasattr(result, "_ipython_display_")  # no "Out: False" under the cell
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(len(line) <= 100 for line in lines)
+    assert any("list of 4 dicts" in line for line in lines)  # a table of rows, summarised
+    reference = grading.get("01.where_memory_goes").reference
+    assert grading.check("01.where_memory_goes", lambda rows: reference(rows))
+
+
+def test_released_notebooks_carry_the_metadata_jupyterlab_writes(tmp_path):
+    """An untouched notebook must not open as modified; another Python patch release is no change."""
+    solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir(), notebooks.mkdir()
+    write_notebook(solutions / "00_x.ipynb", RIGHT_ACCURACY, CHECK_ACCURACY)
+    assert release.release(solutions, notebooks, check=False) == []
+    for path in (solutions / "00_x.ipynb", notebooks / "00_x.ipynb"):
+        metadata = json.loads(path.read_text())["metadata"]
+        assert metadata["kernelspec"]["display_name"] == "Python 3 (ipykernel)"
+        assert metadata["language_info"]["pygments_lexer"] == "ipython3"
+    copy = notebooks / "00_x.ipynb"
+    copy.write_text(re.sub(r'"version": "3\.\d+\.\d+"', '"version": "3.11.99"', copy.read_text()))
     assert release.release(solutions, notebooks, check=True) == []

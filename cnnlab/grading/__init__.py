@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -282,8 +283,40 @@ def _short(value: Any) -> str:
         return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         inner = ", ".join(_short(v) for v in value)
+        if len(inner) > _LONGEST_VALUE:  # a table of rows, say: its size, not its contents
+            kinds = sorted({type(v).__name__ for v in value})
+            return f"{type(value).__name__} of {len(value)} {'/'.join(kinds)}s"
         return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
     return repr(value)
+
+
+_LONGEST_VALUE = 80  # characters of one argument or answer in a feedback line
+_WIDTH = 100  # feedback lines wrap here, between words, so JupyterLab never breaks one mid-word
+
+
+def _wrapped(text: str, indent: str) -> str:
+    return textwrap.fill(text, _WIDTH, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+class CheckResult:
+    """What :func:`check` returns: true when every visible case is right.
+
+    It shows nothing in a notebook (``_ipython_display_``), so a check cell ends with its feedback
+    and no ``Out: True`` echo below it.
+    """
+
+    def __init__(self, ok: bool):
+        self.ok = ok
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return f"CheckResult(ok={self.ok})"
+
+    def _ipython_display_(self) -> None:
+        pass
 
 
 def _call(exercise: Exercise, case: Case) -> str:
@@ -295,7 +328,7 @@ def _call(exercise: Exercise, case: Case) -> str:
     return f"{exercise.name}({', '.join(parts)})"
 
 
-def check(exercise_id: str, definition: Any) -> bool:
+def check(exercise_id: str, definition: Any) -> CheckResult:
     """Run an exercise's visible cases and print given vs expected; never raises for the learner.
 
     Under nbgrader (``NBGRADER_EXECUTION`` is set) a check that fails raises ``AssertionError``, so
@@ -324,15 +357,15 @@ def check(exercise_id: str, definition: Any) -> bool:
                          + (f"  ({case.why})" if case.why else ""))
     ok = passed == len(cases)
     print(f"{exercise.id}: {passed}/{len(cases)} visible cases right"
-          + (" — well done." if ok else f"\n  hint: {exercise.hint}"))
-    print("\n".join(lines))
+          + (" — well done." if ok else "\n" + _wrapped(f"  hint: {exercise.hint}", "        ")))
+    print("\n".join(_wrapped(line, "      ") for line in lines))
     return _checked(exercise, ok)
 
 
-def _checked(exercise: Exercise, ok: bool) -> bool:
+def _checked(exercise: Exercise, ok: bool) -> CheckResult:
     if not ok and os.environ.get("NBGRADER_EXECUTION"):
         raise AssertionError(f"{exercise.id} is not solved yet")
-    return ok
+    return CheckResult(ok)
 
 
 def passes(exercise_id: str, definition: Any, hidden: bool = True) -> bool:
