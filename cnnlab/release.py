@@ -17,6 +17,8 @@ files, when notebooks/ or the nbgrader metadata is out of date or a stub is miss
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import re
 import sys
 import time
@@ -99,6 +101,27 @@ def with_nbgrader_metadata(solution: nbformat.NotebookNode, number: str) -> bool
     return changed
 
 
+def kernel_metadata() -> dict:
+    """The notebook metadata JupyterLab writes when it opens a notebook on the course's kernel.
+
+    Stored as JupyterLab would write it, an untouched notebook does not open as modified. Only
+    ``language_info.version`` depends on the machine (the Python that releases); ``--check``
+    ignores it.
+    """
+    return {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
+                       "name": "python3"},
+        "language_info": {"codemirror_mode": {"name": "ipython", "version": 3},
+                          "file_extension": ".py", "mimetype": "text/x-python", "name": "python",
+                          "nbconvert_exporter": "python", "pygments_lexer": "ipython3",
+                          "version": platform.python_version()},
+    }
+
+
+def _without_python_version(text: str) -> str:
+    return re.sub(r'("version": )"3\.\d+\.\d+\w*"', r'\1"3.x"', text)
+
+
 def student_copy(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The learner's version of a solution notebook."""
     cells = []
@@ -120,10 +143,7 @@ def student_copy(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
             new = nbformat.v4.new_raw_cell(source, metadata=metadata)
         cells.append(new)
     student = nbformat.v4.new_notebook(cells=cells)
-    student.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
+    student.metadata = kernel_metadata()
     for cell in student.cells:  # stable ids so regenerating gives byte-identical files
         cell.pop("id", None)
     student.nbformat_minor = 4
@@ -165,9 +185,14 @@ def release(solutions: Path, notebooks: Path, check: bool) -> list[str]:
     sources = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
     for path in sources:
         solution = nbformat.read(path, as_version=4)
-        if with_nbgrader_metadata(solution, path.name[:2]):
+        stale_metadata = with_nbgrader_metadata(solution, path.name[:2])
+        if _without_python_version(json.dumps(solution.metadata, sort_keys=True)) != \
+                _without_python_version(json.dumps(kernel_metadata(), sort_keys=True)):
+            solution.metadata = kernel_metadata()
+            stale_metadata = True
+        if stale_metadata:
             if check:
-                problems.append(f"{path}: nbgrader metadata is out of date")
+                problems.append(f"{path}: nbgrader or kernel metadata is out of date")
             else:
                 nbformat.write(solution, path)
         student = student_copy(solution)
@@ -175,7 +200,8 @@ def release(solutions: Path, notebooks: Path, check: bool) -> list[str]:
         text = nbformat.writes(student) + "\n"
         target = notebooks / path.name
         if check:
-            if not target.exists() or target.read_text() != text:
+            if not target.exists() or (_without_python_version(target.read_text())
+                                       != _without_python_version(text)):
                 problems.append(f"{target} is out of date")
         elif not target.exists() or target.read_text() != text:
             _keep_learner_work(target)
