@@ -119,15 +119,17 @@ def trace(model: nn.Module, input_shape: Sequence[int],
     producers, keep = {id(x): 0}, [x]
     recorder = _Recorder(nodes, producers, keep)
 
+    sources: dict[nn.Module, list[int]] = {}  # a box's inputs, from its pre-hook to its hook
+
     def before(module, args):
-        module._sketch_sources = recorder.sources(args)  # noqa: SLF001 (a private scratch field)
+        sources[module] = recorder.sources(args)
         recorder.inside += 1
 
     def after(module, args, output):
         recorder.inside -= 1
         out = output[0] if isinstance(output, list | tuple) else output
         nodes.append(Node(label(module), type(module).__name__, tuple(out.shape[1:]),
-                          module._sketch_sources))
+                          sources.pop(module)))
         recorder.produced(output, len(nodes) - 1)
 
     handles = [h for m in boxes for h in (m.register_forward_pre_hook(before),
