@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -295,3 +296,14 @@ def test_released_notebooks_carry_the_metadata_jupyterlab_writes(tmp_path):
     copy = notebooks / "00_x.ipynb"
     copy.write_text(re.sub(r'"version": "3\.\d+\.\d+"', '"version": "3.11.99"', copy.read_text()))
     assert release.release(solutions, notebooks, check=True) == []
+
+
+def test_the_sandboxs_private_tmp_never_hides_a_python_that_lives_under_tmp(monkeypatch):
+    """A CI clone under /tmp has its venv there: the tmpfs must be mounted before it is bound."""
+    from cnnlab.grading import sandbox
+
+    monkeypatch.setattr(sandbox.sys, "prefix", "/tmp/clone/.venv")
+    args = sandbox._bwrap(Path("/opt/edition"), None, 0, sandbox.Limits())
+    tmpfs = args.index("--tmpfs")
+    binds = [i for i, a in enumerate(args) if a == "--ro-bind" and args[i + 2].startswith("/tmp/")]
+    assert binds and all(i > tmpfs for i in binds)

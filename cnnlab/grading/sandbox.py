@@ -68,7 +68,11 @@ def _bwrap(edition: Path, data: Path | None, slot: int, limits: Limits) -> list[
     """The bwrap command line (without the command) for one submission."""
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-            "--proc", "/proc", "--dev", "/dev", "--ro-bind", "/usr", "/usr"]
+            "--proc", "/proc", "--dev", "/dev", "--ro-bind", "/usr", "/usr",
+            # The private /tmp first: a venv or Python that lives under /tmp (a CI clone, say) is
+            # bound on top of it below, instead of being hidden by it.
+            "--size", str(limits.tmp_mb << 20), "--perms", "01777", "--tmpfs", "/tmp",
+            "--perms", "01777", "--dir", "/tmp/submission"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64"):
         top = Path("/") / name
         if top.is_symlink():
@@ -91,8 +95,7 @@ def _bwrap(edition: Path, data: Path | None, slot: int, limits: Limits) -> list[
     args += ["--perms", "0755", "--dir", "/opt", "--ro-bind", str(edition), EDITION_MOUNT]
     if data is not None and data.is_dir():
         args += ["--ro-bind", str(data), DATA_MOUNT]
-    args += ["--size", str(limits.tmp_mb << 20), "--perms", "01777", "--tmpfs", "/tmp",
-             "--perms", "01777", "--dir", "/tmp/submission", "--chdir", "/tmp/submission"]
+    args += ["--chdir", "/tmp/submission"]
     if os.geteuid() == 0:  # drop to a user of the sandbox's own, so the process limit holds
         uid = str(SANDBOX_UID + slot)
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
