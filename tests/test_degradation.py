@@ -23,7 +23,7 @@ def _ratio(deep: str, shallow: str, seed: int) -> float:
 def test_plain_gradient_grows_with_depth_far_more_than_residual(seed):
     plain, residual = _ratio("plain56", "plain20", seed), _ratio("resnet56", "resnet20", seed)
     assert plain > FACTOR * residual, (seed, plain, residual)
-    assert residual < 10 < plain
+    assert residual < 10 and plain > 100
 
 
 def test_first_layer_gradient_needs_a_conv():
