@@ -267,9 +267,10 @@ def first_layer_gradient(model: nn.Module, *, batch: int = 4, seed: int = 0,
     """The norm of the loss gradient reaching ``model``'s first convolution's weight, at
     initialisation: one batch of random images and labels, cross-entropy, one backward pass.
 
-    The degradation probe of notebook 05: a signal that has to cross every layer to reach the
-    first one shrinks or blows up with depth unless shortcuts carry it. ``seed`` fixes the batch;
-    the model keeps its own initialisation. Batch norms use the batch's statistics (train mode).
+    A probe of the degradation problem that holds in seconds: a signal that has to cross every
+    layer to reach the first one shrinks or blows up with depth unless shortcuts carry it.
+    ``seed`` fixes the batch; the model keeps its own initialisation. Batch norms use the
+    batch's statistics (train mode).
     """
     first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     if first is None:
