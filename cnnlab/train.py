@@ -262,6 +262,30 @@ def resnet_recipe(model: nn.Module, *, lr: float = 0.1, weight_decay: float = 1e
                                         patience=integer("patience", patience, minimum=0))
 
 
+def first_layer_gradient(model: nn.Module, *, batch: int = 4, seed: int = 0,
+                         input_size: Sequence[int] = (3, 32, 32), num_classes: int = 10) -> float:
+    """The norm of the loss gradient reaching ``model``'s first convolution's weight, at
+    initialisation: one batch of random images and labels, cross-entropy, one backward pass.
+
+    A probe of the degradation problem that holds in seconds: a signal that has to cross every
+    layer to reach the first one shrinks or blows up with depth unless shortcuts carry it.
+    ``seed`` fixes the batch; the model keeps its own initialisation. Batch norms use the
+    batch's statistics (train mode).
+    """
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if first is None:
+        raise ValueError("first_layer_gradient needs a model with an nn.Conv2d.")
+    generator = torch.Generator().manual_seed(integer("seed", seed, minimum=0))
+    X = torch.randn(integer("batch", batch), *input_size, generator=generator)
+    y = torch.randint(num_classes, (batch,), generator=generator)
+    model.train()
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(X), y).backward()
+    norm = first.weight.grad.norm().item()
+    model.zero_grad(set_to_none=True)
+    return norm
+
+
 @dataclass
 class _Loop:
     """Settings shared by every batch of one ``fit`` call."""
