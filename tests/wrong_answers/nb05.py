@@ -14,52 +14,51 @@ def _conv(in_channels, out_channels, stride=1):
     return nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False)
 
 
-class BasicBlockReLUInBranch(nn.Module):
+class _Residual(nn.Module):
+    """``branch(x) + shortcut(x)``, then a ReLU if ``relu_after``: the frame each wrong block fills."""
+
+    def __init__(self, branch, shortcut, relu_after):
+        super().__init__()
+        self.branch, self.shortcut, self.relu_after = branch, shortcut, relu_after
+
+    def forward(self, x):
+        out = self.branch(x) + self.shortcut(x)
+        return out.relu() if self.relu_after else out
+
+
+def _post_activated(in_channels, out_channels, stride, *, relu_last=False):
+    """The original branch: conv -> BN -> ReLU -> conv -> BN (and a ReLU, with ``relu_last``)."""
+    return nn.Sequential(_conv(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels),
+                         nn.ReLU(), _conv(out_channels, out_channels), nn.BatchNorm2d(out_channels),
+                         *([nn.ReLU()] if relu_last else []))
+
+
+class BasicBlockReLUInBranch(_Residual):
     """Ends the branch with a ReLU before the sum (ordering c) and none after it."""
 
     def __init__(self, in_channels, out_channels, stride=1):
-        super().__init__()
-        self.branch = nn.Sequential(_conv(in_channels, out_channels, stride),
-                                    nn.BatchNorm2d(out_channels), nn.ReLU(),
-                                    _conv(out_channels, out_channels),
-                                    nn.BatchNorm2d(out_channels), nn.ReLU())
-        self.shortcut = _shortcut(in_channels, out_channels, stride)
-
-    def forward(self, x):
-        return self.branch(x) + self.shortcut(x)
+        super().__init__(_post_activated(in_channels, out_channels, stride, relu_last=True),
+                         _shortcut(in_channels, out_channels, stride), relu_after=False)
 
 
-class BasicBlockAlwaysProject(nn.Module):
+class BasicBlockAlwaysProject(_Residual):
     """Projects even when the shapes agree: an extra 1x1 conv and batch norm."""
 
     def __init__(self, in_channels, out_channels, stride=1):
-        super().__init__()
-        self.branch = nn.Sequential(_conv(in_channels, out_channels, stride),
-                                    nn.BatchNorm2d(out_channels), nn.ReLU(),
-                                    _conv(out_channels, out_channels),
-                                    nn.BatchNorm2d(out_channels))
-        self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                      nn.BatchNorm2d(out_channels))
-
-    def forward(self, x):
-        return (self.branch(x) + self.shortcut(x)).relu()
+        super().__init__(_post_activated(in_channels, out_channels, stride),
+                         nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                                       nn.BatchNorm2d(out_channels)), relu_after=True)
 
 
-class BasicBlockProjectionNoNorm(nn.Module):
+class BasicBlockProjectionNoNorm(_Residual):
     """A projection shortcut without its batch norm."""
 
     def __init__(self, in_channels, out_channels, stride=1):
-        super().__init__()
-        self.branch = nn.Sequential(_conv(in_channels, out_channels, stride),
-                                    nn.BatchNorm2d(out_channels), nn.ReLU(),
-                                    _conv(out_channels, out_channels),
-                                    nn.BatchNorm2d(out_channels))
         same = stride == 1 and in_channels == out_channels
-        self.shortcut = nn.Identity() if same else nn.Conv2d(in_channels, out_channels, 1,
-                                                             stride, bias=False)
-
-    def forward(self, x):
-        return (self.branch(x) + self.shortcut(x)).relu()
+        super().__init__(_post_activated(in_channels, out_channels, stride),
+                         nn.Identity() if same else nn.Conv2d(in_channels, out_channels, 1,
+                                                              stride, bias=False),
+                         relu_after=True)
 
 
 def matching_mid_width_quarter(channels, kernel_size=3):
@@ -93,49 +92,34 @@ def matching_mid_width_one_conv(channels, kernel_size=3):
     return m
 
 
-class PreActBlockNormAfterAdd(nn.Module):
+class PreActBlockNormAfterAdd(_Residual):
     """Pre-activates, but also keeps the original ReLU after the sum."""
 
     def __init__(self, in_channels, out_channels, stride=1):
-        super().__init__()
-        self.branch = nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(),
-                                    _conv(in_channels, out_channels, stride),
-                                    nn.BatchNorm2d(out_channels), nn.ReLU(),
-                                    _conv(out_channels, out_channels))
-        self.shortcut = _shortcut(in_channels, out_channels, stride)
-
-    def forward(self, x):
-        return (self.branch(x) + self.shortcut(x)).relu()
+        super().__init__(nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(),
+                                       _conv(in_channels, out_channels, stride),
+                                       nn.BatchNorm2d(out_channels), nn.ReLU(),
+                                       _conv(out_channels, out_channels)),
+                         _shortcut(in_channels, out_channels, stride), relu_after=True)
 
 
-class PreActBlockReLUFirst(nn.Module):
+class PreActBlockReLUFirst(_Residual):
     """ReLU before BN in each unit (ReLU -> BN -> conv)."""
 
     def __init__(self, in_channels, out_channels, stride=1):
-        super().__init__()
-        self.branch = nn.Sequential(nn.ReLU(), nn.BatchNorm2d(in_channels),
-                                    _conv(in_channels, out_channels, stride),
-                                    nn.ReLU(), nn.BatchNorm2d(out_channels),
-                                    _conv(out_channels, out_channels))
-        self.shortcut = _shortcut(in_channels, out_channels, stride)
-
-    def forward(self, x):
-        return self.branch(x) + self.shortcut(x)
+        super().__init__(nn.Sequential(nn.ReLU(), nn.BatchNorm2d(in_channels),
+                                       _conv(in_channels, out_channels, stride),
+                                       nn.ReLU(), nn.BatchNorm2d(out_channels),
+                                       _conv(out_channels, out_channels)),
+                         _shortcut(in_channels, out_channels, stride), relu_after=False)
 
 
-class PreActBlockOriginal(nn.Module):
+class PreActBlockOriginal(_Residual):
     """The original post-activation block, unchanged."""
 
     def __init__(self, in_channels, out_channels, stride=1):
-        super().__init__()
-        self.branch = nn.Sequential(_conv(in_channels, out_channels, stride),
-                                    nn.BatchNorm2d(out_channels), nn.ReLU(),
-                                    _conv(out_channels, out_channels),
-                                    nn.BatchNorm2d(out_channels))
-        self.shortcut = _shortcut(in_channels, out_channels, stride)
-
-    def forward(self, x):
-        return (self.branch(x) + self.shortcut(x)).relu()
+        super().__init__(_post_activated(in_channels, out_channels, stride),
+                         _shortcut(in_channels, out_channels, stride), relu_after=True)
 
 
 def keeps_identity_path_preact_only(ordering):
