@@ -7,7 +7,7 @@ LAB_ARGS ?=
 # Compiled kernels land here once per checkout and are reused by every later run.
 export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 
-.PHONY: lab test setup outputs release
+.PHONY: lab test setup outputs release handout
 
 setup: $(STAMP)
 
@@ -57,3 +57,8 @@ outputs: setup
 
 release: setup
 	$(BIN)/python -m cnnlab.release
+
+# Instructors: what to hand out (student notebooks on the student edition of cnnlab).
+HANDOUT ?= handout
+handout: setup
+	$(BIN)/python -m cnnlab.release --bundle $(HANDOUT)

@@ -60,7 +60,17 @@ class Row:
 
     @property
     def gb_per_s(self):
-        return 2 * self.nbytes / self.median_s / 1e9
+        return bandwidth(self.nbytes, self.median_s)
+
+
+def bandwidth(nbytes, seconds):
+    """GB/s moved by a pass that reads each of ``nbytes`` once and writes it once."""
+    return 2 * nbytes / seconds / 1e9
+
+
+def memory_figures(seconds, nbytes, copy_seconds):
+    """A row's GB/s and its time as a multiple of copy_'s (notebook 08 derives both)."""
+    return bandwidth(nbytes, seconds), seconds / copy_seconds
 
 
 def _cases(x):

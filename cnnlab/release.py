@@ -11,7 +11,9 @@ answers are never overwritten. Every solution cell and every check cell carries 
 ``nbgrader generate_assignment`` accepts them. ``--check`` writes nothing and fails, listing the
 files, when notebooks/ or the nbgrader metadata is out of date or a stub is missing.
 ``--execute PATH...`` re-runs solution notebooks in place so their stored outputs are fresh
-(run it in the smoke profile: ``make outputs``).
+(run it in the smoke profile: ``make outputs``). ``--bundle DIR`` writes what an instructor hands
+out: the student notebooks on the student edition of cnnlab (:mod:`cnnlab.grading.edition`: no
+exercise's reference, no hidden case, no solution), with what installs it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import json
 import platform
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -212,6 +215,42 @@ def release(solutions: Path, notebooks: Path, check: bool) -> list[str]:
     return problems
 
 
+BUNDLE_README = """# cnnlab: the course notebooks
+
+Install once (Python 3.11), then open the notebooks:
+
+    python3.11 -m venv .venv
+    .venv/bin/python -m pip install -r requirements.txt
+    .venv/bin/python -m pip install --no-deps -e .
+    .venv/bin/jupyter lab notebooks
+
+Every notebook runs offline on a laptop CPU. `check(...)` under each exercise says at once
+whether your answer is right, and where it is not; an exercise you have not solved yet does not
+stop the cells below it. Datasets and weights go in `data/` (see `data/README.md`).
+"""
+
+
+def bundle(folder: Path) -> Path:
+    """Write the hand-out into ``folder`` (new or empty: nothing already there is overwritten)."""
+    from cnnlab.grading import edition
+
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise FileExistsError(f"{folder} already holds files: give --bundle a new or empty folder "
+                              f"(nothing in an existing one is overwritten)")
+    stale = release(REPO_ROOT / "solutions", REPO_ROOT / "notebooks", check=True)
+    if stale:
+        raise ValueError("the solutions are not released: run `make release` first\n" + "\n".join(stale))
+    folder.mkdir(parents=True, exist_ok=True)
+    edition.build(folder)
+    shutil.copytree(REPO_ROOT / "notebooks", folder / "notebooks",
+                    ignore=shutil.ignore_patterns("*.bak", ".ipynb_checkpoints"))
+    for name in ("pyproject.toml", "requirements.txt", "data/README.md"):
+        (folder / name).parent.mkdir(exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, folder / name)
+    (folder / "README.md").write_text(BUNDLE_README)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlab.release",
                                      description=__doc__.split("\n")[0])
@@ -219,7 +258,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="write nothing; fail if notebooks/ is out of date")
     parser.add_argument("--execute", nargs="+", type=Path, metavar="PATH",
                         help="re-run these solution notebooks in place (stores fresh outputs)")
+    parser.add_argument("--bundle", type=Path, metavar="DIR",
+                        help="write the hand-out (student notebooks + student edition) into DIR")
     args = parser.parse_args(argv)
+    if args.bundle:
+        try:
+            print(f"hand-out written to {bundle(args.bundle)}")
+        except (FileExistsError, ValueError) as error:
+            print(error, file=sys.stderr)
+            return 1
+        return 0
     if args.execute:
         from cnnlab.grading.kernel import execute_in_place
 

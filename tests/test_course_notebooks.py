@@ -1,7 +1,6 @@
 """Instructor checks: every solution notebook grades 100%; every student copy grades 0 on every
-exercise — so each check is shown able to pass and able to fail. (That a student copy runs top
-to bottom with cnnlab's fallbacks is nbval's job over notebooks/: the grader's student edition has
-no reference to fall back on, so there later cells may fail, which costs no points.)"""
+exercise — so each check is shown able to pass and able to fail — and runs top to bottom, with no
+cell failing, on the student edition the grader uses (and ``release --bundle`` hands out)."""
 
 import pytest
 
@@ -38,3 +37,4 @@ def test_solution_grades_full_marks(path):
 def test_student_copy_grades_zero(path):
     report = grade.grade_notebook(path, timeout=300)
     assert report.scores and all(s.points == 0 for s in report.scores), grade.format_report(report)
+    assert [p for p in report.problems if not p.startswith(grade.NOT_SANDBOXED)] == [], report.problems

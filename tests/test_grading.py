@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab import grade, grading, release
+from cnnlab import grade, grading, release, train
 from cnnlab.grading import probes
 from tests.notebook_factory import CHECK_ACCURACY, RIGHT_ACCURACY, write_notebook
 
@@ -118,6 +118,48 @@ def test_the_student_edition_holds_no_reference_and_no_hidden_case(tmp_path):
     assert loaded.reference is None and not loaded.hidden
     assert [loaded.expected(c) for c in loaded.visible] == [
         grading.get("00.accuracy").expected(c) for c in grading.get("00.accuracy").visible]
+    assert loaded.library_fallback == "cnnlab.train:accuracy"
+    conv_params = {e.id: e for e in grade.edition.load(shipped / "nb01.json")}["01.conv_params"]
+    assert grading.StoredAnswers(conv_params, conv_params.uses)(3, 96, 11) == 34_944
+
+
+SOLUTIONS = sorted((Path(__file__).parents[1] / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _relied_on() -> set[str]:
+    """The exercises whose definitions later cells of some notebook use."""
+    pattern = re.compile(r'solution_or_reference\("([\w.]+)"')
+    return {m for path in SOLUTIONS for cell in nbformat.read(path, as_version=4).cells
+            for m in pattern.findall(cell.source)}
+
+
+def test_every_exercise_later_cells_rely_on_has_a_stand_in_outside_the_exercises():
+    relied_on = _relied_on()
+    assert "01.conv_params" in relied_on and "05.BasicBlock" in relied_on
+    for exercise_id in relied_on:
+        exercise = grading.get(exercise_id)
+        fallback = exercise.library_fallback
+        assert fallback is not None or exercise.uses, exercise_id
+        assert not getattr(fallback, "__module__", "").startswith("cnnlab.exercises"), exercise_id
+
+
+def test_stored_answers_never_give_away_a_hidden_case():
+    for exercise in grading.registry().values():
+        hidden = {json.dumps(probes.to_data([list(c.args), c.kwargs])) for c in exercise.hidden}
+        for case in exercise.use_cases():
+            assert json.dumps(probes.to_data([list(case.args), case.kwargs])) not in hidden, exercise.id
+
+
+def test_an_unsolved_exercise_answers_the_notebooks_own_calls_and_no_others(capsys):
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    stand_in = grading.solution_or_reference("01.conv_params", stub)
+    assert "stored answers" in capsys.readouterr().out
+    assert stand_in(3, 96, 11) == 34_944 and stand_in(3, 96, 11, 1, False) == 34_848
+    with pytest.raises(grading.NotSolvedError, match=r"no answer for conv_params\(3, 96, 5\)"):
+        stand_in(3, 96, 5)
+    assert grading.solution_or_reference("05.keeps_identity_path", stub)("preact") == "(not answered yet)"
 
 
 def test_same_bits_tells_signed_zeros_apart_and_matches_nans():
@@ -167,8 +209,8 @@ def test_solution_or_reference_falls_back_and_says_so(capsys):
     def mine(logits, labels):
         return 100 * (logits.argmax(1) == labels).float().mean().item()
 
-    assert grading.solution_or_reference("00.accuracy", stub) is grading.get("00.accuracy").reference
-    assert "not solved yet" in capsys.readouterr().out
+    assert grading.solution_or_reference("00.accuracy", stub) is train.accuracy
+    assert "use cnnlab's `cnnlab.train.accuracy` instead" in capsys.readouterr().out
     assert grading.solution_or_reference("00.accuracy", mine) is mine
 
 
@@ -192,6 +234,11 @@ def test_bad_exercise_declarations_are_refused():
         grading.Exercise("accuracy", 1, print, [grading.Case()], [grading.Case()], "hint")
     with pytest.raises(ValueError, match="visible and hidden"):
         grading.Exercise("00.x", 1, print, [grading.Case()], [], "hint")
+    from cnnlab.exercises import nb05
+
+    with pytest.raises(ValueError, match="from the library, not from cnnlab.exercises"):
+        grading.Exercise("00.x", 1, print, [grading.Case()], [grading.Case()], "hint",
+                         fallback=nb05.matching_mid_width)
 
 
 def test_student_copy_stubs_solutions_removes_hidden_tests_and_outputs(tmp_path):
@@ -307,3 +354,21 @@ def test_the_sandboxs_private_tmp_never_hides_a_python_that_lives_under_tmp(monk
     tmpfs = args.index("--tmpfs")
     binds = [i for i, a in enumerate(args) if a == "--ro-bind" and args[i + 2].startswith("/tmp/")]
     assert binds and all(i > tmpfs for i in binds)
+
+
+def test_the_hand_out_holds_the_student_notebooks_on_the_student_edition_and_nothing_else(tmp_path):
+    folder = release.bundle(tmp_path / "handout")
+    repo = Path(__file__).parents[1]
+    assert sorted(p.name for p in (folder / "notebooks").glob("*.ipynb")) == sorted(
+        p.name for p in (repo / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert not list((folder / "cnnlab" / "exercises").glob("nb*.py"))
+    texts = {p: p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()}
+    for marker in (release.BEGIN_SOLUTION, release.BEGIN_HIDDEN):
+        assert not [p for p, text in texts.items() if marker in text and p.suffix != ".py"], marker
+    references = [e.reference for e in grading.registry().values()  # those with no library twin
+                  if e.reference.__module__.startswith("cnnlab.exercises") and not e.library_fallback]
+    code = "".join(text for p, text in texts.items() if p.suffix == ".py")
+    assert references and not [r.__name__ for r in references if f"def {r.__name__}(" in code]
+    assert "pip install" in texts[folder / "README.md"] and (folder / "pyproject.toml").is_file()
+    with pytest.raises(FileExistsError, match="new or empty folder"):
+        release.bundle(folder)

@@ -3,8 +3,9 @@ ratio, and reading a per-layer table to say where the memory and the parameters 
 
 import torch
 
-from cnnlab import arithmetic
+from cnnlab import arithmetic, models
 from cnnlab.grading import Case, Exercise
+from cnnlab.summary import summary
 
 
 def conv_params(in_channels: int, out_channels: int, kernel_size: int, groups: int = 1,
@@ -32,6 +33,13 @@ def where_memory_goes(rows: list[dict]) -> tuple[float, float]:
     conv_bytes = sum(row["activation_bytes"] for row in rows if row["type"] == "Conv2d")
     linear_params = sum(row["params"] for row in rows if row["type"] == "Linear")
     return conv_bytes / activation_bytes, linear_params / params
+
+
+def _tables_of_the_notebook() -> list[Case]:
+    """The two tables notebook 01 reads with its answer: AlexNet (2012) and VGG16."""
+    with torch.device("meta"):
+        nets = ((models.create("alexnet_2012"), (3, 227, 227)), (models.create("vgg16"), (3, 224, 224)))
+    return [Case((summary(net, size, device="meta").rows,)) for net, size in nets]
 
 
 def _row(name: str, kind: str, params: int, activation_bytes: int) -> dict:
@@ -96,6 +104,7 @@ EXERCISES = [
         id="01.conv_params",
         points=1,
         reference=conv_params,
+        uses=[Case((3, 96, 11)), Case((3, 96, 11, 1, False))],
         visible=[
             Case((3, 96, 11), why="AlexNet's conv1 with biases"),
             Case((3, 96, 11, 1, False), why="seed 004 counts weights only"),
@@ -115,6 +124,7 @@ EXERCISES = [
         id="01.conv_macs",
         points=1,
         reference=conv_macs,
+        uses=[Case((3, 96, 227, 11, 4))],
         visible=[
             Case((3, 96, 227, 11, 4), why="AlexNet's conv1"),
             Case((64, 64, 224, 3, 1, 1), why="VGG16's second layer, the most expensive one"),
@@ -171,6 +181,7 @@ EXERCISES = [
         id="01.where_memory_goes",
         points=2,
         reference=where_memory_goes,
+        uses=_tables_of_the_notebook,
         visible=[
             Case((_TINY,), why="a tiny hand-made table"),
             Case((_ALL_CONV,), why="no Linear layer: no parameters live there"),

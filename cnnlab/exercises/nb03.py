@@ -57,6 +57,7 @@ EXERCISES = [
         id="03.vgg_fc_params",
         points=1,
         reference=vgg_fc_params,
+        uses=[Case((512, 7, 4096, 1000), {"bias": False}), Case((512, 7, 4096, 1000))],
         visible=[Case((512, 7, 4096, 1000), why="VGG16 on ImageNet"),
                  Case((512, 7, 4096, 1000), {"bias": False}, why="without biases, as seed 004")],
         hidden=[Case((512, 1, 512, 10), why="the CIFAR head"),

@@ -5,7 +5,7 @@ clean identity path."""
 import torch
 
 from cnnlab.arithmetic import params_bottleneck, params_residual
-from cnnlab.grading import Case, Exercise
+from cnnlab.grading import Case, Exercise, unanswered
 from cnnlab.layers import ORDERINGS, ResidualBlock
 
 
@@ -64,6 +64,7 @@ EXERCISES = [
         id="05.matching_mid_width",
         points=1,
         reference=matching_mid_width,
+        uses=[Case((64,))],
         visible=[
             Case((64,), why="a 64-channel stage with 3x3 kernels"),
             Case((16, 3), why="ResNet20's first stage"),
@@ -109,6 +110,7 @@ EXERCISES = [
         id="05.keeps_identity_path",
         points=1,
         reference=keeps_identity_path,
+        fallback=unanswered,
         visible=[
             Case(("original",), why="(a) the block as first published"),
             Case(("preact",), why="(e) full pre-activation"),

@@ -4,7 +4,7 @@ from compute-to-memory ratios which of two layers should run faster."""
 import torch
 
 from cnnlab.arithmetic import same_conv2d
-from cnnlab.grading import Case, Exercise
+from cnnlab.grading import Case, Exercise, unanswered
 from cnnlab.layers import DepthwiseSeparable, channel_shuffle
 
 
@@ -83,6 +83,7 @@ EXERCISES = [
         id="07.higher_ratio",
         points=1,
         reference=higher_ratio,
+        fallback=unanswered,
         visible=[
             Case((_DEPTHWISE_512, _STANDARD_8x8),
                  why="equal MACs, but the depthwise layer moves far more values for them"),

@@ -4,7 +4,7 @@ shift), and the two figures a benchmark row of a memory-bound operator is read b
 import torch
 
 from cnnlab.grading import Case, Exercise
-from cnnlab.ops import shift_reference
+from cnnlab.ops import shift_adjoint, shift_reference
 
 
 def shift(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
@@ -63,6 +63,7 @@ EXERCISES = [
         id="08.shift",
         points=2,
         reference=shift,
+        fallback=shift_reference,
         visible=_SHIFT_VISIBLE,
         hidden=_SHIFT_HIDDEN,
         hint="Start from out = torch.zeros_like(x). Direction d = 0 .. K*K-1 has (dy, dx) = "
@@ -78,6 +79,7 @@ EXERCISES = [
         id="08.shift_backward",
         points=1,
         reference=shift_backward,
+        fallback=shift_adjoint,
         visible=_SHIFT_VISIBLE[:2],
         hidden=_SHIFT_VISIBLE[2:] + _SHIFT_HIDDEN,
         hint="The shift copies input pixel (y + dy, x + dx) to output pixel (y, x), so the "
@@ -90,6 +92,7 @@ EXERCISES = [
         id="08.memory_figures",
         points=1,
         reference=memory_figures,
+        fallback="bench_shift:memory_figures",
         visible=[
             Case((3.1e-3, _BENCH_BYTES["large"], 3.6e-3),
                  why="a 33.6 MB tensor in 3.1 ms, a little faster than the copy"),

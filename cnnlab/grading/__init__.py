@@ -6,10 +6,17 @@ grader, ``python -m cnnlab.grade``). The notebook calls ``check("01.conv_output_
 conv_output_size)`` and sees, per case, what was given, what was expected and a hint. In the
 student edition of cnnlab (see :mod:`cnnlab.grading.edition`) an exercise has no reference and no
 hidden cases: its visible cases carry their expected values as data.
+
+While an exercise is unsolved, the cells below it still run (:func:`solution_or_reference`): on
+a library object that does the same job (``fallback``, by default the reference when that is
+cnnlab's own, e.g. ``cnnlab.layers.ResidualBlock``), or else on the answers to the calls the
+notebook's own cells make (``uses``), stored as data. Neither comes from ``cnnlab/exercises``, so
+the student edition runs the notebooks unchanged.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -51,6 +58,10 @@ class Exercise:
     probe: str = "call"
     rtol: float = 1e-5
     atol: float = 1e-6
+    # What later cells use while the exercise is unsolved: a library object ("module:name" in the
+    # student edition), or the notebook's own calls (``uses``) answered from stored data.
+    fallback: Callable | str | None = None
+    uses: Sequence[Case] | Callable[[], Sequence[Case]] = ()
 
     def __post_init__(self):
         notebook, _, name = self.id.partition(".")
@@ -62,6 +73,11 @@ class Exercise:
             raise ValueError(f"exercise {self.id} needs visible and hidden cases")
         if self.reference is None and any(c.expected is NO_VALUE for c in self.visible):
             raise ValueError(f"exercise {self.id} has neither a reference nor expected values")
+        if callable(self.fallback) and _from_exercises(self.fallback):
+            raise ValueError(f"exercise {self.id}: a fallback comes from the library, not from "
+                             f"cnnlab.exercises; declare the notebook's calls as `uses` instead")
+        if self.uses and self.probe != "call":
+            raise ValueError(f"exercise {self.id}: stored answers (`uses`) need the 'call' probe")
 
     @property
     def notebook(self) -> str:
@@ -74,12 +90,86 @@ class Exercise:
     def cases(self, hidden: bool) -> list[Case]:
         return list(self.visible) + (list(self.hidden) if hidden else [])
 
+    @property
+    def library_fallback(self) -> Callable | str | None:
+        """The library object later cells use while this exercise is unsolved, if there is one."""
+        if self.fallback is not None:
+            return self.fallback
+        if self.reference is not None and not _from_exercises(self.reference):
+            return self.reference
+        return None
+
+    def use_cases(self) -> list[Case]:
+        """The calls the notebook's cells make with this exercise's definition."""
+        return list(self.uses() if callable(self.uses) else self.uses)
+
     def expected(self, case: Case) -> Any:
         """The reference's answer, after the same transport as the learner's (see ``probes``)."""
         if case.expected is not NO_VALUE:
             return case.expected
         value = PROBES[self.probe](self.reference, *transported(case.args), **transported(case.kwargs))
         return transported(value)
+
+
+def _from_exercises(obj: Any) -> bool:
+    return getattr(obj, "__module__", "").startswith("cnnlab.exercises")
+
+
+def dotted_name(obj: Any) -> str:
+    """``"module:qualname"`` of a library object, as the student edition stores a fallback."""
+    return f"{obj.__module__}:{obj.__qualname__}"
+
+
+def _resolve(name: str) -> Any:
+    module, _, qualname = name.partition(":")
+    obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def unanswered(*args, **kwargs) -> str:
+    """Stands in for an unsolved prediction exercise: the notebook shows that no answer is given."""
+    return "(not answered yet)"
+
+
+class NotSolvedError(RuntimeError):
+    """A cell called an unsolved exercise in a way the course has no stored answer for."""
+
+
+class StoredAnswers:
+    """Stands in for an unsolved function exercise: answers the calls the notebook's own cells
+    make (the exercise's ``uses``) from data, and says plainly when a call is not among them."""
+
+    def __init__(self, exercise: Exercise, answers: Sequence[Case]):
+        self.exercise = exercise
+        self._answers = {self._key(c.args, c.kwargs): c.expected for c in answers}
+
+    @staticmethod
+    def _key(args: tuple, kwargs: dict) -> str:
+        return json.dumps(probes.to_data([list(args), kwargs]), sort_keys=True)
+
+    def __call__(self, *args, **kwargs):
+        try:
+            key = self._key(args, kwargs)
+        except Unsupported:
+            key = None
+        if key not in self._answers:
+            shown = ", ".join([*map(_short, args), *(f"{k}={_short(v)}" for k, v in kwargs.items())])
+            raise NotSolvedError(
+                f"{self.exercise.id} is not solved yet, and the course stores no answer for "
+                f"{self.exercise.name}({shown}). Solve the exercise above (check() says what is "
+                f"missing), then run this cell again.")
+        return probes.from_data(json.loads(self._answers[key]))
+
+    def __repr__(self) -> str:
+        return f"<stored answers for {self.exercise.id}>"
+
+
+def stored_answers(exercise: Exercise) -> list[Case]:
+    """``exercise.uses`` with their answers (JSON text), computed here from the reference."""
+    return [Case(c.args, c.kwargs, c.why, expected=json.dumps(probes.to_data(
+        probes.call(exercise.reference, *c.args, **c.kwargs)))) for c in exercise.use_cases()]
 
 
 def transported(value: Any) -> Any:
@@ -375,21 +465,29 @@ def passes(exercise_id: str, definition: Any, hidden: bool = True) -> bool:
 
 
 def solution_or_reference(exercise_id: str, definition: Any) -> Any:
-    """The learner's definition once it passes its visible cases, otherwise cnnlab's reference.
+    """The learner's definition once it passes its visible cases, otherwise what stands in for it.
 
-    Lets later cells of an unsolved notebook run, and says so. The student edition has no
-    reference: there the learner's definition is returned and the cells below may fail.
+    Lets later cells of an unsolved notebook run, and says so: the stand-in is a library object
+    that does the same job, or the stored answers to the calls the notebook's cells make (see the
+    module docstring). Never the exercise's reference, so the student edition behaves the same.
     """
     exercise = get(exercise_id)
     s = score(exercise, answer(exercise, definition, exercise.visible), hidden=False)
     if s.passed == s.total:
         return definition
-    if exercise.reference is None:
-        print(f"({exercise.id} is not solved yet: the cells below that use it may fail.)")
-        return definition
-    print(f"({exercise.id} is not solved yet: the cells below use cnnlab's reference "
-          f"`{exercise.reference.__module__}.{exercise.reference.__qualname__}` instead.)")
-    return exercise.reference
+    fallback = exercise.library_fallback
+    if fallback is not None:
+        obj = _resolve(fallback) if isinstance(fallback, str) else fallback
+        print(f"({exercise.id} is not solved yet: the cells below use cnnlab's "
+              f"`{dotted_name(obj).replace(':', '.')}` instead.)")
+        return obj
+    if exercise.uses:
+        answers = exercise.uses if exercise.reference is None else stored_answers(exercise)
+        print(f"({exercise.id} is not solved yet: the cells below use the course's stored answers "
+              f"for the calls they make.)")
+        return StoredAnswers(exercise, answers)
+    print(f"({exercise.id} is not solved yet: the cells below that use it may fail.)")
+    return definition
 
 
 def registry() -> dict[str, Exercise]:

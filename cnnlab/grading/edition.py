@@ -2,10 +2,12 @@
 
 ``build(folder)`` copies the installed package to ``folder/cnnlab`` but replaces each
 ``exercises/nbNN.py`` by ``nbNN.json``: ids, points, hints and the visible cases with their
-expected values, as the plain data of :mod:`cnnlab.grading.probes`. The course's ``benchmarks/``
-scripts come along, where notebooks expect them (``config.REPO_ROOT / "benchmarks"``). ``check()`` works on it
-unchanged; ``solution_or_reference`` has no reference to fall back on. Submissions are graded
-against this edition, so a learner's kernel has nothing to copy an answer from.
+expected values, as the plain data of :mod:`cnnlab.grading.probes`, and what stands in for an
+unsolved exercise: the name of its library fallback, or the answers to the notebook's own calls.
+The course's ``benchmarks/`` scripts come along, where notebooks expect them
+(``config.REPO_ROOT / "benchmarks"``). ``check()`` and ``solution_or_reference`` work on it
+unchanged. Submissions are graded against this edition, and ``python -m cnnlab.release --bundle``
+hands it out, so a learner's kernel has no reference or hidden case to copy an answer from.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from pathlib import Path
 import cnnlab
 from cnnlab import exercises, grading
 from cnnlab.config import REPO_ROOT
-from cnnlab.grading import Case, Exercise, probes
+from cnnlab.grading import Case, Exercise, dotted_name, probes, stored_answers
+
+
+def _fallback_name(exercise: Exercise) -> str | None:
+    fallback = exercise.library_fallback
+    return fallback if fallback is None or isinstance(fallback, str) else dotted_name(fallback)
 
 
 def _exercise_data(exercise: Exercise) -> dict:
@@ -27,6 +34,9 @@ def _exercise_data(exercise: Exercise) -> dict:
         "visible": [{"args": probes.to_data(c.args), "kwargs": probes.to_data(c.kwargs),
                      "why": c.why, "expected": probes.to_data(exercise.expected(c))}
                     for c in exercise.visible],
+        "fallback": _fallback_name(exercise),
+        "uses": [{"args": probes.to_data(c.args), "kwargs": probes.to_data(c.kwargs),
+                  "answer": c.expected} for c in stored_answers(exercise)],
     }
 
 
@@ -56,6 +66,9 @@ def load(path: Path) -> list[Exercise]:
         Exercise(id=d["id"], points=d["points"], reference=None, hidden=(), hint=d["hint"],
                  probe=d["probe"], rtol=d["rtol"], atol=d["atol"],
                  visible=[Case(probes.from_data(c["args"]), probes.from_data(c["kwargs"]), c["why"],
-                               expected=probes.from_data(c["expected"])) for c in d["visible"]])
+                               expected=probes.from_data(c["expected"])) for c in d["visible"]],
+                 fallback=d["fallback"],
+                 uses=[Case(probes.from_data(c["args"]), probes.from_data(c["kwargs"]),
+                            expected=c["answer"]) for c in d["uses"]])
         for d in json.loads(path.read_text())
     ]
