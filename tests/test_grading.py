@@ -1,7 +1,10 @@
 """The in-notebook checks and the release tool, without starting kernels."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -372,3 +375,16 @@ def test_the_hand_out_holds_the_student_notebooks_on_the_student_edition_and_not
     assert "pip install" in texts[folder / "README.md"] and (folder / "pyproject.toml").is_file()
     with pytest.raises(FileExistsError, match="new or empty folder"):
         release.bundle(folder)
+
+    # The hand-out's cnnlab, imported from the hand-out: no reference, and stand-ins that work.
+    probe = ("import cnnlab; from cnnlab import grading\n"
+             "def stub(*a, **k): raise NotImplementedError\n"
+             "e = grading.get('01.conv_params')\n"
+             "print(cnnlab.__file__, e.reference, not e.hidden,\n"
+             "      grading.solution_or_reference('01.conv_params', stub)(3, 96, 11),\n"
+             "      grading.solution_or_reference('05.BasicBlock', stub).__name__)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(folder)}, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-5:] == [str(folder / "cnnlab" / "__init__.py"), "None", "True",
+                                        "34944", "ResidualBlock"], done.stdout
