@@ -57,7 +57,8 @@ def test_the_reference_itself_is_not_accepted_as_an_answer(exercise_id):
 def test_exercise_is_declared_sensibly(exercise_id):
     exercise = grading.get(exercise_id)
     assert exercise.points > 0
-    assert len(exercise.hint) > 40, "a hint should teach something"
+    assert len(exercise.hints) >= 2, "a nudge first, the more direct hint after a second failure"
+    assert all(len(hint) > 40 for hint in exercise.hints), "a hint should teach something"
     # hidden cases must add something the visible ones do not show
     visible = {repr(c.args) + repr(c.kwargs) for c in exercise.visible}
     assert any(repr(c.args) + repr(c.kwargs) not in visible for c in exercise.hidden)

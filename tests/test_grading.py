@@ -388,3 +388,50 @@ def test_the_hand_out_holds_the_student_notebooks_on_the_student_edition_and_not
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-5:] == [str(folder / "cnnlab" / "__init__.py"), "None", "True",
                                         "34944", "ResidualBlock"], done.stdout
+
+
+def test_tensor_feedback_names_the_first_differing_index_and_the_largest_difference():
+    expected = torch.arange(25.0).view(1, 1, 5, 5)
+    got = expected.clone()
+    got[0, 0, 2, 3] += 0.5
+    got[0, 0, 4, 1] -= 2.0
+    why = grading.compare(expected, got)
+    assert "2 of 25 values differ" in why and "first at index (0, 0, 2, 3)" in why
+    assert "got 13.5, expected 13" in why and "largest difference 2" in why
+    square = torch.arange(9.0).view(3, 3)
+    assert "transposed" in grading.compare(square, square.T)
+    assert "sign flipped" in grading.compare(square + 1, -(square + 1))
+    border = expected.clone()
+    border[..., 0, :] = 0
+    assert "border" in grading.compare(expected, border)
+    assert grading.compare(227, 228) == "off by one"
+
+
+def test_check_names_a_common_slip_and_gives_hints_in_tiers(monkeypatch, capsys):
+    monkeypatch.setattr(grading, "_FAILED_CHECKS", {})
+    from cnnlab.layers import channel_shuffle
+
+    def backwards(x, groups):
+        return channel_shuffle(x, x.shape[1] // groups)
+
+    exercise = grading.get("07.channel_shuffle")
+    grading.check("07.channel_shuffle", backwards)
+    first = " ".join(capsys.readouterr().out.split())
+    assert "that is what you get if the grid is read the wrong way round" in first
+    assert exercise.hints[0][:40] in first and "more direct hint" in first
+    grading.check("07.channel_shuffle", backwards)
+    second = " ".join(capsys.readouterr().out.split())
+    assert exercise.hints[1][:40] in second and "more direct hint" not in second
+
+
+def test_a_hidden_case_is_reported_by_what_it_is_about_never_by_its_values():
+    def right_on_visible_only(logits, labels):
+        if logits.shape[0] == 5:
+            return 12.5
+        return 100 * (logits.argmax(1) == labels).float().mean().item()
+
+    exercise = grading.Exercise(
+        "00.accuracy", 1, train.accuracy, grading.get("00.accuracy").visible,
+        [grading.Case((torch.eye(5), torch.arange(5)), why="five classes, all right")], "hint")
+    score = grading.score(exercise, grading.answer(exercise, right_on_visible_only, exercise.cases(True)))
+    assert score.reason == "wrong on a hidden case: five classes, all right"

@@ -96,14 +96,20 @@ EXERCISES = [
             Case((10, 4, 3), why="stride that does not fit"),
             Case((5, 5), why="kernel as large as the input"),
         ],
-        hint="Slide a K-wide window over n + 2p positions (the input plus padding on both sides): "
-             "it fits n + 2p - K + 1 times at stride 1; with stride s you keep every s-th start, "
-             "the first included. Use integer (floor) division: a partial step is not an output.",
+        hint=("Count the positions where a K-wide window fits inside the padded input, then keep only"
+              " every s-th of them. Try it by hand on a 5-wide input with K = 3.",
+              "Slide a K-wide window over n + 2p positions (the input plus padding on both sides): it"
+              " fits n + 2p - K + 1 times at stride 1; with stride s you keep every s-th start, the "
+              "first included. Use integer (floor) division: a partial step is not an output."),
     ),
     Exercise(
         id="01.conv_params",
         points=1,
         reference=conv_params,
+        slips={"the bias is left out":
+               lambda i, o, k, groups=1, bias=True: conv_params(i, o, k, groups, False),
+               "the groups are ignored":
+               lambda i, o, k, groups=1, bias=True: conv_params(i, o, k, 1, bias)},
         uses=[Case((3, 96, 11)), Case((3, 96, 11, 1, False))],
         visible=[
             Case((3, 96, 11), why="AlexNet's conv1 with biases"),
@@ -117,13 +123,17 @@ EXERCISES = [
             Case((48, 96, 3, 4, False), why="four groups"),
             Case((512, 512, 3), why="a big VGG layer"),
         ],
-        hint="Each of the C_out filters is K x K x (C_in / groups): with groups, a filter only sees "
-             "its own group's input maps. A bias adds one more number per filter, not per weight.",
+        hint=("A parameter count never depends on the image: count the numbers in one filter, then "
+              "the filters, and ask what groups do to a filter's depth.",
+              "Each of the C_out filters is K x K x (C_in / groups): with groups, a filter only sees "
+              "its own group's input maps. A bias adds one more number per filter, not per weight."),
     ),
     Exercise(
         id="01.conv_macs",
         points=1,
         reference=conv_macs,
+        slips={"the MACs are counted on the input grid, not the output grid":
+               lambda i, o, n, k, stride=1, padding=0, groups=1: o * n * n * k * k * i // groups},
         uses=[Case((3, 96, 227, 11, 4))],
         visible=[
             Case((3, 96, 227, 11, 4), why="AlexNet's conv1"),
@@ -137,9 +147,11 @@ EXERCISES = [
             Case((32, 32, 32, 3, 1, 1, 32), why="depthwise"),
             Case((512, 512, 14, 3, 2, 1), why="stride 2 quarters the outputs"),
         ],
-        hint="One MAC per weight per output position: (number of outputs C_out x H' x W') times "
-             "(weights per output, K x K x C_in / groups). H' and W' are the OUTPUT size, so "
-             "compute it first; a bias adds no multiply.",
+        hint=("Every output value is one dot product: how many output values are there (on the output"
+              " grid), and how many multiplications go into each one?",
+              "One MAC per weight per output position: (number of outputs C_out x H' x W') times "
+              "(weights per output, K x K x C_in / groups). H' and W' are the OUTPUT size, so compute"
+              " it first; a bias adds no multiply."),
     ),
     Exercise(
         id="01.dsc_savings",
@@ -155,9 +167,11 @@ EXERCISES = [
             Case((1024, 7)),
             Case((32, 1), why="K = 1: a 'DSC' costs more than the 1x1 it replaces"),
         ],
-        hint="Divide eq. 3.2 (depthwise K*K*M*F*F plus pointwise M*N*F*F) by eq. 3.1 "
-             "(K*K*M*N*F*F) and cancel M and F. Return the ratio DSC / standard (below 1 when "
-             "DSC is cheaper), not 'how many times fewer'.",
+        hint=("Write the MACs of the depthwise part, of the pointwise part and of the standard "
+              "convolution for the same layer, then see which factors cancel in the ratio.",
+              "Divide eq. 3.2 (depthwise K*K*M*F*F plus pointwise M*N*F*F) by eq. 3.1 (K*K*M*N*F*F) "
+              "and cancel M and F. Return the ratio DSC / standard (below 1 when DSC is cheaper), not"
+              " 'how many times fewer'."),
     ),
     Exercise(
         id="01.compute_to_memory_ratio",
@@ -173,9 +187,11 @@ EXERCISES = [
             Case((256, 256, 14, 1), why="pointwise"),
             Case((3, 96, 55, 11)),
         ],
-        hint="Eq. 3.13: MACs (not FLOPs) over every element the layer touches in memory: "
-             "the F x F x M input read, the K x K x M x N weights read and the F x F x N output "
-             "written ('same' convolution, stride 1, no bias).",
+        hint=("R is work per value moved: the MACs on top, and below every value the layer must read "
+              "or write once (what does a convolution read?).",
+              "Eq. 3.13: MACs (not FLOPs) over every element the layer touches in memory: the F x F x"
+              " M input read, the K x K x M x N weights read and the F x F x N output written ('same'"
+              " convolution, stride 1, no bias)."),
     ),
     Exercise(
         id="01.where_memory_goes",
@@ -187,9 +203,11 @@ EXERCISES = [
             Case((_ALL_CONV,), why="no Linear layer: no parameters live there"),
         ],
         hidden=[Case((_random_table(seed, layers),)) for seed, layers in ((1, 12), (2, 30), (3, 7))],
-        hint="Two shares, each a fraction in [0, 1]: bytes written by rows whose 'type' is "
-             "'Conv2d' over bytes written by all rows ('activation_bytes'), and parameters of "
-             "rows whose 'type' is 'Linear' over all parameters ('params'). Return them as a "
-             "tuple (conv share, linear share).",
+        hint=("Each row says what kind of layer it is, what it writes and what it holds: sum one "
+              "column over some rows, and divide by that column's total.",
+              "Two shares, each a fraction in [0, 1]: bytes written by rows whose 'type' is 'Conv2d' "
+              "over bytes written by all rows ('activation_bytes'), and parameters of rows whose "
+              "'type' is 'Linear' over all parameters ('params'). Return them as a tuple (conv share,"
+              " linear share)."),
     ),
 ]

@@ -58,9 +58,11 @@ EXERCISES = [
         visible=[Case((32,), why="LeNet-5 as published"), Case((36,))],
         hidden=[Case((40,)), Case((32, 3), why="3x3 kernels"),
                 Case((35,), why="an odd side: pooling rounds down"), Case((33, 3))],
-        hint="A k x k convolution without padding, stride 1, turns side n into n - k + 1; a 2x2 "
-             "pooling with stride 2 turns n into n // 2 (floor). Channels: 6 after C1 and S2, 16 "
-             "after C3 and S4, 120 after C5. Return five (channels, height, width) tuples.",
+        hint=("Walk the network layer by layer: what does an unpadded convolution do to the side, and"
+              " what does a 2x2 pooling with stride 2 do to it?",
+              "A k x k convolution without padding, stride 1, turns side n into n - k + 1; a 2x2 "
+              "pooling with stride 2 turns n into n // 2 (floor). Channels: 6 after C1 and S2, 16 "
+              "after C3 and S4, 120 after C5. Return five (channels, height, width) tuples."),
     ),
     Exercise(
         id="02.conv_params",
@@ -72,9 +74,11 @@ EXERCISES = [
                       why="conv1 without biases, as seed 004 counts")],
         hidden=[Case((1, 6, 5), why="LeNet's C1 on grayscale"), Case((256, 384, 3)),
                 Case((384, 256, 3), {"bias": False}), Case((64, 128, 1))],
-        hint="Each of the out_channels filters is kernel_size x kernel_size x in_channels weights, "
-             "plus one bias per filter when bias is True. The image size does not matter: the "
-             "same weights slide everywhere.",
+        hint=("Count one filter's numbers (height, width, depth), then the filters, and ask what a "
+              "bias adds. The image size plays no part.",
+              "Each of the out_channels filters is kernel_size x kernel_size x in_channels weights, "
+              "plus one bias per filter when bias is True. The image size does not matter: the same "
+              "weights slide everywhere."),
     ),
     Exercise(
         id="02.grouped_conv_params",
@@ -85,9 +89,11 @@ EXERCISES = [
         hidden=[Case((384, 384, 3, 2), why="conv4"), Case((384, 256, 3, 2), {"bias": False}),
                 Case((32, 32, 3, 32), why="one group per channel (depthwise)"),
                 Case((64, 128, 1, 4), {"bias": False})],
-        hint="With g groups, each filter sees only in_channels / g input maps, so a filter has "
-             "kernel_size x kernel_size x (in_channels / g) weights. There are still out_channels "
-             "filters, and still one bias each.",
+        hint=("Grouping changes what one filter sees, not how many filters there are: how deep is a "
+              "filter that reads only its own group?",
+              "With g groups, each filter sees only in_channels / g input maps, so a filter has "
+              "kernel_size x kernel_size x (in_channels / g) weights. There are still out_channels "
+              "filters, and still one bias each."),
     ),
     Exercise(
         id="02.pca_lighting",
@@ -103,10 +109,11 @@ EXERCISES = [
         hidden=[Case(_pca_case(2, 5, 7), why="a non-square image"), Case(_pca_case(3, 1, 1)),
                 Case((torch.rand(3, 3, 2, generator=torch.Generator().manual_seed(4)),
                       _SIMPLE_EIGVAL, _ROTATION, torch.zeros(3)), why="alpha = 0 changes nothing")],
-        hint="Weight each eigenvalue by its alpha (alpha * eigval, three numbers), combine the "
-             "eigenvectors (the columns of eigvec) with those weights (a matrix-vector product), "
-             "and add the resulting RGB offset to every pixel: reshape it to 3 x 1 x 1 to "
-             "broadcast.",
+        hint=("The change added to every pixel is one RGB vector built from the principal components:"
+              " how does each alpha scale its component, and what is added where?",
+              "Weight each eigenvalue by its alpha (alpha * eigval, three numbers), combine the "
+              "eigenvectors (the columns of eigvec) with those weights (a matrix-vector product), and"
+              " add the resulting RGB offset to every pixel: reshape it to 3 x 1 x 1 to broadcast."),
         rtol=1e-4,
     ),
 ]

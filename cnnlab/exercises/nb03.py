@@ -35,9 +35,11 @@ EXERCISES = [
                 Case((_VGG16,), why="VGG16's feature stack"),
                 Case(([],), why="no layers: a unit sees one pixel"),
                 Case(([(7, 2), (3, 2), (3, 1), (3, 1)],))],
-        hint="Keep two numbers while walking from the input: the field r (start at 1) and the "
-             "jump, how many input pixels one step of the current layer spans (start at 1). A "
-             "layer with kernel k adds (k - 1) * jump to r; then its stride multiplies the jump.",
+        hint=("Walk from the input: track how much of it one unit sees and how far apart two "
+              "neighbouring units' windows start. A stride makes every later layer step further.",
+              "Keep two numbers while walking from the input: the field r (start at 1) and the jump, "
+              "how many input pixels one step of the current layer spans (start at 1). A layer with "
+              "kernel k adds (k - 1) * jump to r; then its stride multiplies the jump."),
     ),
     Exercise(
         id="03.VGGBlock",
@@ -49,9 +51,11 @@ EXERCISES = [
         hidden=[Case(((4, 4, 3), {}, _image(2, 1, 4, 4, 4))),
                 Case(((3, 5, 2), {}, _image(3, 1, 3, 7, 9)), why="odd sides: the pool rounds down"),
                 Case(((16, 8, 1), {}, _image(4, 3, 16, 2, 2)))],
-        hint="The first 3x3 convolution maps in_channels to out_channels, the others out_channels "
-             "to out_channels; padding=1 keeps the side, a ReLU follows each convolution, and one "
-             "2x2 max pool with stride 2 ends the block. Calling the module runs all of it.",
+        hint=("A VGG block is a stack of 3x3 convolutions that keep the side, each followed by a "
+              "ReLU, then one pooling that halves it. Which convolution changes the channel count?",
+              "The first 3x3 convolution maps in_channels to out_channels, the others out_channels to"
+              " out_channels; padding=1 keeps the side, a ReLU follows each convolution, and one 2x2 "
+              "max pool with stride 2 ends the block. Calling the module runs all of it."),
     ),
     Exercise(
         id="03.vgg_fc_params",
@@ -63,8 +67,10 @@ EXERCISES = [
         hidden=[Case((512, 1, 512, 10), why="the CIFAR head"),
                 Case((256, 6, 4096, 1000), why="AlexNet's head"),
                 Case((64, 4, 32, 10), {"bias": False})],
-        hint="FC6 reads the flattened map, channels * side * side numbers, and has hidden outputs; "
-             "FC7 maps hidden to hidden; FC8 maps hidden to num_classes. A layer has in x out "
-             "weights, plus out biases when bias is True. Return the three counts as a list.",
+        hint=("A fully connected layer has one weight per (input, output) pair, plus biases: how many"
+              " inputs does the first one get once the map is flattened?",
+              "FC6 reads the flattened map, channels * side * side numbers, and has hidden outputs; "
+              "FC7 maps hidden to hidden; FC8 maps hidden to num_classes. A layer has in x out "
+              "weights, plus out biases when bias is True. Return the three counts as a list."),
     ),
 ]

@@ -53,12 +53,12 @@ EXERCISES = [
             Case(((16, 8, 2), {}, _randn(1, 16, 8, 8, seed=5)), why="fewer outputs than inputs"),
             Case(((5, 5, 1), {}, _randn(3, 5, 4, 4, seed=6)), why="identity, a batch of three"),
         ],
-        hint="Start from the 'original' sketch of section 1: which boxes sit on the branch, "
-             "and what comes after the '+'? Then ask whether x already has the output's shape. "
-             "In detail: two 3x3 convs without bias (a BatchNorm2d does the shifting), conv "
-             "(stride, padding 1) -> BN -> ReLU -> conv (padding 1) -> BN, add the shortcut, "
-             "then a last ReLU. Stride 1 and equal channels: add x itself; otherwise a 1x1 conv "
-             "(no bias) carrying the stride, then a BatchNorm2d.",
+        hint=("Start from the 'original' sketch of section 1: which boxes sit on the branch, and what"
+              " comes after the '+'? Then ask whether x already has the output's shape.",
+              "In detail: two 3x3 convs without bias (a BatchNorm2d does the shifting), conv (stride,"
+              " padding 1) -> BN -> ReLU -> conv (padding 1) -> BN, add the shortcut, then a last "
+              "ReLU. Stride 1 and equal channels: add x itself; otherwise a 1x1 conv (no bias) "
+              "carrying the stride, then a BatchNorm2d."),
     ),
     Exercise(
         id="05.matching_mid_width",
@@ -77,11 +77,11 @@ EXERCISES = [
             Case((37, 3), why="a width that is not a power of two"),
             Case((2048, 7), why="a wide stage with 7x7 kernels"),
         ],
-        hint="The basic block's count is a fixed budget; the bottleneck's grows with m. Which "
-             "m is the last whole one inside the budget? With M and K fixed: budget "
-             "2 K^2 M^2, cost m (2M + m K^2). Either step m up from 1 until the next one would "
-             "cost too much, or solve K^2 m^2 + 2M m - 2K^2 M^2 = 0 and round the positive "
-             "root down, returning an int, not a float.",
+        hint=("The basic block's count is a fixed budget; the bottleneck's grows with m. Which m is "
+              "the last whole one inside the budget?",
+              "With M and K fixed: budget 2 K^2 M^2, cost m (2M + m K^2). Either step m up from 1 "
+              "until the next one would cost too much, or solve K^2 m^2 + 2M m - 2K^2 M^2 = 0 and "
+              "round the positive root down, returning an int, not a float."),
     ),
     Exercise(
         id="05.PreActBlock",
@@ -99,12 +99,13 @@ EXERCISES = [
             Case(((3, 5), {}, _randn(2, 3, 5, 5, seed=10)), why="more channels at stride 1"),
             Case(((12, 12, 1), {}, _randn(1, 12, 4, 4, seed=11)), why="identity, 12 channels"),
         ],
-        hint="Compare the 'preact' and 'original' sketches: what moved, and what is left "
-             "after the '+'? Every unit of the branch becomes BN -> ReLU -> conv: the batch norm "
-             "and the ReLU move in front of each 3x3 conv (the first carries the stride, both "
-             "have padding 1 and no bias). The sum is the last thing the block does: nothing after it. The "
-             "shortcut sees x itself, as in the basic block: identity when the shape is "
-             "unchanged, else a strided 1x1 conv followed by a BatchNorm2d.",
+        hint=("Compare the 'preact' and 'original' sketches: what moved, and what is left after the "
+              "'+'?",
+              "Every unit of the branch becomes BN -> ReLU -> conv: the batch norm and the ReLU move "
+              "in front of each 3x3 conv (the first carries the stride, both have padding 1 and no "
+              "bias). The sum is the last thing the block does: nothing after it. The shortcut sees x"
+              " itself, as in the basic block: identity when the shape is unchanged, else a strided "
+              "1x1 conv followed by a BatchNorm2d."),
     ),
     Exercise(
         id="05.keeps_identity_path",
@@ -120,9 +121,9 @@ EXERCISES = [
             Case(("relu_before_add",), why="(c) ReLU before the addition"),
             Case(("relu_preact",), why="(d) ReLU-only pre-activation"),
         ],
-        hint="Follow x, not the branch: start at the block's input, take the shortcut, reach "
-             "the '+', and ask what stands between the '+' and the block's output. What the "
-             "branch does before the sum does not matter here. The after_add column of the "
-             "table above lists exactly that.",
+        hint=("Follow x, not the branch: start at the block's input, take the shortcut, reach the "
+              "'+', and ask what stands between the '+' and the block's output.",
+              "What the branch does before the sum does not matter here. The after_add column of the "
+              "table above lists exactly that."),
     ),
 ]

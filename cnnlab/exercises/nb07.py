@@ -38,6 +38,8 @@ EXERCISES = [
         id="07.channel_shuffle",
         points=1,
         reference=channel_shuffle,
+        slips={"the grid is read the wrong way round (groups and group size swapped)":
+               lambda x, groups: channel_shuffle(x, x.shape[1] // groups)},
         visible=[
             Case((_numbered(6), 2), why="groups (0 1 2) and (3 4 5) interleave: 0 3 1 4 2 5"),
             Case((_numbered(6), 3), why="three groups of two: 0 2 4 1 3 5"),
@@ -50,11 +52,12 @@ EXERCISES = [
             Case((_randn(2, 12, 5, 3, seed=4), 4), why="non-square maps"),
             Case((_numbered(16), 8), why="eight groups of two"),
         ],
-        hint="Picture the C channels as a grid with `groups` rows, one row per group (row i holds "
-             "channels i*C/groups ... (i+1)*C/groups - 1). The shuffle reads that grid column by "
-             "column, so the first channel of every group comes first. With x of shape "
-             "(N, C, H, W): view the channel axis as two axes (groups, C // groups), swap them, "
-             "and flatten them back (`view`, `transpose`, `reshape`). Only channels move.",
+        hint=("Picture the C channels as a grid with `groups` rows, one row per group (row i holds "
+              "channels i*C/groups ... (i+1)*C/groups - 1). The shuffle reads that grid column by "
+              "column, so the first channel of every group comes first.",
+              "With x of shape (N, C, H, W): view the channel axis as two axes (groups, C // groups),"
+              " swap them, and flatten them back (`view`, `transpose`, `reshape`). Only channels "
+              "move."),
     ),
     Exercise(
         id="07.DepthwiseSeparable",
@@ -73,11 +76,11 @@ EXERCISES = [
             Case(((1, 5), {}, _randn(3, 1, 4, 4, seed=9)), why="a single input channel"),
             Case(((6, 6), {"stride": 1}, _randn(1, 6, 5, 5, seed=10)), why="M = N"),
         ],
-        hint="Two stages, each conv -> BatchNorm2d -> ReLU, and no bias in either conv (the "
-             "batch norm's shift does that job). First a 3x3 depthwise conv: one filter per "
-             "input channel (`groups=in_channels`), in_channels -> in_channels, padding 1, and "
-             "the stride. Then a 1x1 pointwise conv in_channels -> out_channels that mixes the "
-             "channels. `nn.Sequential` keeps it short.",
+        hint=("Two stages, each conv -> BatchNorm2d -> ReLU, and no bias in either conv (the batch "
+              "norm's shift does that job).",
+              "First a 3x3 depthwise conv: one filter per input channel (`groups=in_channels`), "
+              "in_channels -> in_channels, padding 1, and the stride. Then a 1x1 pointwise conv "
+              "in_channels -> out_channels that mixes the channels. `nn.Sequential` keeps it short."),
     ),
     Exercise(
         id="07.higher_ratio",
@@ -103,10 +106,12 @@ EXERCISES = [
             Case((_conv(32, 32, 16, 5), _conv(32, 32, 16, 3)),
                  why="a 5x5 kernel reuses every value read more than a 3x3"),
         ],
-        hint="For each layer (a 'same' convolution, stride 1, no bias) compute its MACs, "
-             "H*W*out_channels*(in_channels/groups)*K*K, and the values it moves: its input "
-             "(in_channels*H*W), its weights (out_channels*(in_channels/groups)*K*K) and its "
-             "output (out_channels*H*W). R = MACs / values moved. Return 'first' when the first "
-             "layer's R is at least the second's, else 'second'. Fewer MACs is not the question.",
+        hint=("Fewer MACs is not the question: for each layer, compare the work it does with the "
+              "values it must move (input, weights, output). Which layer reuses each value more?",
+              "For each layer (a 'same' convolution, stride 1, no bias) compute its MACs, "
+              "H*W*out_channels*(in_channels/groups)*K*K, and the values it moves: its input "
+              "(in_channels*H*W), its weights (out_channels*(in_channels/groups)*K*K) and its output "
+              "(out_channels*H*W). R = MACs / values moved. Return 'first' when the first layer's R "
+              "is at least the second's, else 'second'. Fewer MACs is not the question."),
     ),
 ]

@@ -63,35 +63,43 @@ EXERCISES = [
         id="08.shift",
         points=2,
         reference=shift,
+        slips={"every displacement has the wrong sign": shift_adjoint},
         fallback=shift_reference,
         visible=_SHIFT_VISIBLE,
         hidden=_SHIFT_HIDDEN,
-        hint="Start from out = torch.zeros_like(x). Direction d = 0 .. K*K-1 has (dy, dx) = "
-             "(d // K - K // 2, d % K - K // 2); with interleaving, channel c takes direction "
-             "c % (K*K), but only for c < (C // (K*K)) * (K*K): the rest stay as they are. The "
-             "channels of direction d are the slice d : used : K*K. Then out[..., y, x] = "
-             "x[..., y + dy, x + dx] where that pixel exists: along one axis of length n with "
-             "offset d, out[max(-d, 0) : n - max(d, 0)] = in[max(d, 0) : n - max(-d, 0)] "
-             "(clip d to [-n, n] first). Check a channel by hand: with (dy, dx) = (1, 0) the "
-             "picture moves one row up and the bottom row fills with zeros.",
+        hint=("Each channel is one picture moved by its own (dy, dx), zero-filled where it leaves the"
+              " frame. Work one channel out by hand with (dy, dx) = (1, 0); then ask which channels "
+              "take which direction, and what happens to the channels left over.",
+              "Start from out = torch.zeros_like(x). Direction d = 0 .. K*K-1 has (dy, dx) = (d // K "
+              "- K // 2, d % K - K // 2); with interleaving, channel c takes direction c % (K*K), but"
+              " only for c < (C // (K*K)) * (K*K): the rest stay as they are. The channels of "
+              "direction d are the slice d : used : K*K. Then out[..., y, x] = x[..., y + dy, x + dx]"
+              " where that pixel exists: along one axis of length n with offset d, out[max(-d, 0) : n"
+              " - max(d, 0)] = in[max(d, 0) : n - max(-d, 0)] (clip d to [-n, n] first). Check a "
+              "channel by hand: with (dy, dx) = (1, 0) the picture moves one row up and the bottom "
+              "row fills with zeros."),
     ),
     Exercise(
         id="08.shift_backward",
         points=1,
         reference=shift_backward,
+        slips={"the gradient is shifted forward (the displacements keep their sign)": shift_reference},
         fallback=shift_adjoint,
         visible=_SHIFT_VISIBLE[:2],
         hidden=_SHIFT_VISIBLE[2:] + _SHIFT_HIDDEN,
-        hint="The shift copies input pixel (y + dy, x + dx) to output pixel (y, x), so the "
-             "gradient flows back from output (y, x) to input (y + dy, x + dx): the same copy "
-             "in the other direction. That is a shift with every displacement negated, (-dy, "
-             "-dx), zero-filled where the source falls outside, and the same channels left "
-             "alone. Reuse your forward's logic with the sign flipped; do not call autograd.",
+        hint=("The shift copies input pixel (y + dy, x + dx) to output pixel (y, x), so the gradient "
+              "flows back from output (y, x) to input (y + dy, x + dx): the same copy in the other "
+              "direction.",
+              "That is a shift with every displacement negated, (-dy, -dx), zero-filled where the "
+              "source falls outside, and the same channels left alone. Reuse your forward's logic "
+              "with the sign flipped; do not call autograd."),
     ),
     Exercise(
         id="08.memory_figures",
         points=1,
         reference=memory_figures,
+        slips={"the traffic counts each byte once (it is read and written)":
+               lambda seconds, nbytes, copy: (nbytes / seconds / 1e9, seconds / copy)},
         fallback="bench_shift:memory_figures",
         visible=[
             Case((3.1e-3, _BENCH_BYTES["large"], 3.6e-3),
@@ -106,10 +114,12 @@ EXERCISES = [
             Case((1.0, 2**30, 1.0), why="1 GiB is not 1 GB: GB/s here means 10^9 bytes/s"),
             Case((4e-4, 8 * 64 * 64 * 64 * 2, 5e-4), why="a float16 tensor of 4 MB"),
         ],
-        hint="An operator that moves a tensor reads all of its `nbytes` and writes as many "
-             "again, so the traffic is 2 * nbytes; GB/s divides it by the time and by 10^9 "
-             "(not 2^30). 'Times the copy floor' is this operator's time over the time of "
-             "copy_ on the same tensor: 1.0 means as fast as memory allows, 2.0 twice as slow. "
-             "Return the pair (GB/s, times copy).",
+        hint=("How many bytes does a pass that reads a tensor and writes a tensor of the same size "
+              "move? And what is the copy floor measured against?",
+              "An operator that moves a tensor reads all of its `nbytes` and writes as many again, so"
+              " the traffic is 2 * nbytes; GB/s divides it by the time and by 10^9 (not 2^30). 'Times"
+              " the copy floor' is this operator's time over the time of copy_ on the same tensor: "
+              "1.0 means as fast as memory allows, 2.0 twice as slow. Return the pair (GB/s, times "
+              "copy)."),
     ),
 ]

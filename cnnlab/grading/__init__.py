@@ -41,6 +41,7 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     why: str = ""  # what this case is about, shown when it fails
     expected: Any = NO_VALUE  # stored only in the student edition, which has no reference
+    slips: dict = field(default_factory=dict)  # likewise: each named slip's answer, as data
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ class Exercise:
     reference: Callable | None
     visible: Sequence[Case]
     hidden: Sequence[Case]
-    hint: str
+    # One hint, or tiers: the first failed check shows the first (a nudge), each further failure in
+    # the same kernel the next (the last one may give the formula away).
+    hint: str | Sequence[str]
     probe: str = "call"
     rtol: float = 1e-5
     atol: float = 1e-6
@@ -62,6 +65,9 @@ class Exercise:
     # student edition), or the notebook's own calls (``uses``) answered from stored data.
     fallback: Callable | str | None = None
     uses: Sequence[Case] | Callable[[], Sequence[Case]] = ()
+    # Common mistakes by name, each a function with the reference's signature that makes it: when a
+    # learner's answer to a visible case equals one, check() names the mistake.
+    slips: dict[str, Callable] = field(default_factory=dict)
 
     def __post_init__(self):
         notebook, _, name = self.id.partition(".")
@@ -98,6 +104,18 @@ class Exercise:
         if self.reference is not None and not _from_exercises(self.reference):
             return self.reference
         return None
+
+    @property
+    def hints(self) -> tuple[str, ...]:
+        return (self.hint,) if isinstance(self.hint, str) else tuple(self.hint)
+
+    def slip_answers(self, case: Case) -> dict[str, Any]:
+        """What each named slip answers on ``case``, after the learner's transport."""
+        if self.reference is None:
+            return {name: probes.from_data(data) for name, data in case.slips.items()}
+        return {name: transported(PROBES[self.probe](slip, *transported(case.args),
+                                                     **transported(case.kwargs)))
+                for name, slip in self.slips.items()}
 
     def use_cases(self) -> list[Case]:
         """The calls the notebook's cells make with this exercise's definition."""
@@ -234,6 +252,46 @@ def _kind(value: Any) -> str:
             tuple: "a tuple", dict: "a dict", type(None): "None"}.get(type(value), "something else")
 
 
+def _where_tensors_differ(expected: torch.Tensor, got: torch.Tensor, wrong: torch.Tensor) -> str:
+    """"" when nothing is ``wrong``; else how many values, the first index, the largest difference,
+    and the pattern, when it is a common slip."""
+    count = int(wrong.sum())
+    if not count:
+        return ""
+    first = tuple(int(i) for i in wrong.nonzero()[0])
+    difference = (got - expected).abs()[wrong]
+    finite = difference[torch.isfinite(difference)]
+    text = (f"{count} of {wrong.numel()} values differ, the first at index {first} "
+            f"(got {_short(got[first].item())}, expected {_short(expected[first].item())})")
+    if finite.numel():
+        text += f", largest difference {_short(finite.max().item())}"
+    pattern = _slip(expected, got, wrong)
+    return text + (f"; {pattern}" if pattern else "")
+
+
+def _slip(expected: torch.Tensor, got: torch.Tensor, wrong: torch.Tensor) -> str:
+    """The common slip a wrong tensor shows, if any (names what to look at, not the fix)."""
+    def same(candidate: torch.Tensor) -> bool:
+        return candidate.shape == got.shape and bool(torch.isclose(
+            got.double(), candidate.double(), rtol=1e-5, atol=1e-6, equal_nan=True).all())
+
+    if expected.dim() >= 2 and same(expected.transpose(-1, -2)):
+        return "it is the answer transposed: rows and columns are swapped"
+    if same(-expected):
+        return "it is the answer with the sign flipped"
+    if expected.dim() >= 2 and (same(expected.flip(-1)) or same(expected.flip(-2))):
+        return "it is the answer mirrored: check the direction (the sign) of each offset"
+    if expected.dim() >= 2 and min(expected.shape[-2:]) > 2:
+        inner = wrong[..., 1:-1, 1:-1]
+        if not inner.any():
+            return "only values on the border are wrong: check the edges (off by one, padding)"
+    if expected.dim() >= 3 and expected.shape[1] > 1:
+        channels = [expected[:, c] for c in range(expected.shape[1])]
+        if all(any(torch.equal(got[:, c], e) for e in channels) for c in range(got.shape[1])):
+            return "every channel is right but in another place: check the channel order"
+    return ""
+
+
 def _compare(expected: Any, got: Any, rtol: float, atol: float) -> str:
     if isinstance(expected, torch.Tensor) and expected.dim() > 0:
         if not isinstance(got, torch.Tensor):
@@ -243,18 +301,20 @@ def _compare(expected: Any, got: Any, rtol: float, atol: float) -> str:
         if expected.is_floating_point():
             if got.dtype == torch.bool:
                 return "expected numbers, got a bool tensor"
-            ok = torch.allclose(got.double(), expected.double(), rtol=rtol, atol=atol, equal_nan=True)
-            return "" if ok else "values differ"
+            wrong = ~torch.isclose(got.double(), expected.double(), rtol=rtol, atol=atol, equal_nan=True)
+            return _where_tensors_differ(expected.double(), got.double(), wrong)
         if got.is_floating_point():
             return f"expected a tensor of {expected.dtype}, got {got.dtype}"
-        return "" if torch.equal(got.long(), expected.long()) else "values differ"
+        return _where_tensors_differ(expected.long(), got.long(), got.long() != expected.long())
     expected, got = _number(expected), _number(got)
     if isinstance(expected, bool) or expected is None:
         return "" if got is expected else f"expected {expected!r}, got {_kind(got)}"
     if isinstance(expected, int):
         if isinstance(got, bool) or not isinstance(got, int):
             return f"expected an integer, got {_kind(got)}"
-        return "" if got == expected else "a different integer"
+        if got == expected:
+            return ""
+        return "off by one" if abs(got - expected) == 1 else "a different integer"
     if isinstance(expected, float):
         if isinstance(got, bool) or not isinstance(got, int | float):
             return f"expected a number, got {_kind(got)}"
@@ -340,6 +400,7 @@ def score(exercise: Exercise, result: dict, hidden: bool = True) -> Score:
     outcomes = list(result["outcomes"])[: len(cases)]
     outcomes += [("error", result.get("unfinished", "no answer"))] * (len(cases) - len(outcomes))
     passed, first_failure = 0, ""
+    hidden_cases = {id(c) for c in exercise.hidden}
     for case, outcome in zip(cases, outcomes, strict=True):
         well_formed = isinstance(outcome, list | tuple) and len(outcome) == 2
         kind, value = received(*outcome) if well_formed else ("error", "malformed answer")
@@ -347,6 +408,8 @@ def score(exercise: Exercise, result: dict, hidden: bool = True) -> Score:
             if kind == "ok" else value
         if not why:
             passed += 1
+        elif not first_failure and id(case) in hidden_cases:  # what it is about, never its values
+            first_failure = f"wrong on a hidden case: {case.why or 'one the visible cases do not cover'}"
         elif not first_failure:
             first_failure = why if kind == "error" else f"wrong on {_call(exercise, case)}: {why}"
     points = round(exercise.points * passed / len(cases), 2)
@@ -442,14 +505,31 @@ def check(exercise_id: str, definition: Any) -> CheckResult:
             passed += 1
             lines.append(f"  ✓ {_call(exercise, case)} = {_short(value)}")
         else:
-            lines.append(f"  ✗ {_call(exercise, case)} gave {_short(value)}, "
-                         f"expected {_short(expected)}: {why}"
+            slip = next((name for name, wrong in exercise.slip_answers(case).items()
+                         if same(wrong, value, exercise.rtol, exercise.atol)), None)
+            shown = f"gave {_short(value)}, expected {_short(expected)}"
+            if _short(value) == _short(expected):  # tensors of one shape: the difference says it
+                shown = f"gave a different {_short(value)}"
+            lines.append(f"  ✗ {_call(exercise, case)} {shown}: {why}"
+                         + (f"; that is what you get if {slip}" if slip else "")
                          + (f"  ({case.why})" if case.why else ""))
     ok = passed == len(cases)
     print(f"{exercise.id}: {passed}/{len(cases)} visible cases right"
-          + (" — well done." if ok else "\n" + _wrapped(f"  hint: {exercise.hint}", "        ")))
+          + (" — well done." if ok else "\n" + _wrapped(f"  hint: {_next_hint(exercise)}", "        ")))
     print("\n".join(_wrapped(line, "      ") for line in lines))
     return _checked(exercise, ok)
+
+
+_FAILED_CHECKS: dict[str, int] = {}  # failed check() calls per exercise in this kernel
+
+
+def _next_hint(exercise: Exercise) -> str:
+    """The hint for this failure: tier n on the n-th failed check, the last tier from then on."""
+    failures = _FAILED_CHECKS[exercise.id] = _FAILED_CHECKS.get(exercise.id, 0) + 1
+    hints = exercise.hints
+    hint = hints[min(failures, len(hints)) - 1]
+    return hint + (" (Check again after your next try for a more direct hint.)"
+                   if failures < len(hints) else "")
 
 
 def _checked(exercise: Exercise, ok: bool) -> CheckResult:

@@ -29,10 +29,12 @@ def _fallback_name(exercise: Exercise) -> str | None:
 
 def _exercise_data(exercise: Exercise) -> dict:
     return {
-        "id": exercise.id, "points": exercise.points, "hint": exercise.hint,
+        "id": exercise.id, "points": exercise.points, "hint": list(exercise.hints),
         "probe": exercise.probe, "rtol": exercise.rtol, "atol": exercise.atol,
         "visible": [{"args": probes.to_data(c.args), "kwargs": probes.to_data(c.kwargs),
-                     "why": c.why, "expected": probes.to_data(exercise.expected(c))}
+                     "why": c.why, "expected": probes.to_data(exercise.expected(c)),
+                     "slips": {name: probes.to_data(value)
+                               for name, value in exercise.slip_answers(c).items()}}
                     for c in exercise.visible],
         "fallback": _fallback_name(exercise),
         "uses": [{"args": probes.to_data(c.args), "kwargs": probes.to_data(c.kwargs),
@@ -63,10 +65,11 @@ def build(folder: Path) -> Path:
 def load(path: Path) -> list[Exercise]:
     """The exercises of one ``nbNN.json`` of the student edition."""
     return [
-        Exercise(id=d["id"], points=d["points"], reference=None, hidden=(), hint=d["hint"],
+        Exercise(id=d["id"], points=d["points"], reference=None, hidden=(), hint=tuple(d["hint"]),
                  probe=d["probe"], rtol=d["rtol"], atol=d["atol"],
                  visible=[Case(probes.from_data(c["args"]), probes.from_data(c["kwargs"]), c["why"],
-                               expected=probes.from_data(c["expected"])) for c in d["visible"]],
+                               expected=probes.from_data(c["expected"]), slips=c["slips"])
+                          for c in d["visible"]],
                  fallback=d["fallback"],
                  uses=[Case(probes.from_data(c["args"]), probes.from_data(c["kwargs"]),
                             expected=c["answer"]) for c in d["uses"]])

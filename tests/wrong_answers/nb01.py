@@ -3,6 +3,11 @@ def size_true_division(size, kernel_size, stride=1, padding=0):
     return (size + 2 * padding - kernel_size) / stride + 1
 
 
+def size_as_float(size, kernel_size, stride=1, padding=0):
+    """The right size, as a float (55.0): a size is a whole number of positions."""
+    return float((size + 2 * padding - kernel_size) // stride + 1)
+
+
 def size_padding_once(size, kernel_size, stride=1, padding=0):
     """Pads one side only."""
     return (size + padding - kernel_size) // stride + 1
@@ -111,7 +116,7 @@ def memory_as_percent(rows):
 
 
 WRONG = {
-    "01.conv_output_size": [size_true_division, size_padding_once, size_without_plus_one],
+    "01.conv_output_size": [size_true_division, size_as_float, size_padding_once, size_without_plus_one],
     "01.conv_params": [params_ignoring_groups, params_kernel_not_squared, params_bias_always],
     "01.conv_macs": [macs_on_input_size, macs_counting_flops, macs_ignoring_groups],
     "01.dsc_savings": [savings_kernel_not_squared, savings_as_factor, savings_depthwise_only],

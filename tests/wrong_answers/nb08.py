@@ -45,6 +45,11 @@ def shift_content_the_other_way(x, kernel_size):
     return _moved(x, _directions(x.shape[1], kernel_size), sign=-1)
 
 
+def shift_rows_and_columns_swapped(x, kernel_size):
+    """Takes d // K as the column offset and d % K as the row offset: the picture transposed."""
+    return shift_reference(x.transpose(-1, -2), kernel_size).transpose(-1, -2)
+
+
 def shift_every_channel(x, kernel_size):
     """Shifts the leftover channels too (c mod K^2 for every c)."""
     return _moved(x, _directions(x.shape[1], kernel_size, every_channel=True))
@@ -85,7 +90,7 @@ def figures_ratio_upside_down(seconds, nbytes, copy_seconds):
 
 WRONG = {
     "08.shift": [shift_with_roll, shift_contiguous, shift_content_the_other_way,
-                 shift_every_channel],
+                 shift_rows_and_columns_swapped, shift_every_channel],
     "08.shift_backward": [backward_is_the_forward, backward_negates_rows_only, backward_with_roll],
     "08.memory_figures": [figures_without_the_write, figures_in_gibibytes,
                           figures_ratio_upside_down],
