@@ -59,6 +59,7 @@ def test_exercise_is_declared_sensibly(exercise_id):
     assert exercise.points > 0
     assert len(exercise.hints) >= 2, "a nudge first, the more direct hint after a second failure"
     assert all(len(hint) > 40 for hint in exercise.hints), "a hint should teach something"
+    assert all(c.why for c in exercise.hidden), "a failed hidden case is reported by its why"
     # hidden cases must add something the visible ones do not show
     visible = {repr(c.args) + repr(c.kwargs) for c in exercise.visible}
     assert any(repr(c.args) + repr(c.kwargs) not in visible for c in exercise.hidden)

@@ -25,7 +25,8 @@ EXERCISES = [
                   torch.tensor([0, 0, 1])), why="one of three right"),
             Case(_batch(8, 4, seed=1)),
         ],
-        hidden=[Case(_batch(64, 10, seed=s)) for s in (2, 3)] + [Case(_batch(5, 3, seed=4))],
+        hidden=[Case(_batch(64, 10, seed=s), why="64 random rows over 10 classes") for s in (2, 3)]
+        + [Case(_batch(5, 3, seed=4), why="five rows, three classes")],
         hint=("What is the network's prediction for one row of logits, and how do you count the rows "
               "where it matches the label? Mind the unit the course's tables use.",
               "Each row of `logits` holds one example's scores; the prediction is the column with the"

@@ -162,9 +162,9 @@ EXERCISES = [
             Case((16, 3), why="few output channels: the pointwise part dominates"),
         ],
         hidden=[
-            Case((64, 5)),
-            Case((256, 3)),
-            Case((1024, 7)),
+            Case((64, 5), why="a 5x5 kernel"),
+            Case((256, 3), why="a wider layer, 3x3"),
+            Case((1024, 7), why="a very wide layer with 7x7 kernels"),
             Case((32, 1), why="K = 1: a 'DSC' costs more than the 1x1 it replaces"),
         ],
         hint=("Write the MACs of the depthwise part, of the pointwise part and of the standard "
@@ -182,10 +182,10 @@ EXERCISES = [
             Case((128, 128, 32, 3)),
         ],
         hidden=[
-            Case((64, 64, 56, 3)),
+            Case((64, 64, 56, 3), why="a VGG-like layer on a 56x56 map"),
             Case((512, 512, 7, 3), why="small map: the weights dominate the traffic"),
             Case((256, 256, 14, 1), why="pointwise"),
-            Case((3, 96, 55, 11)),
+            Case((3, 96, 55, 11), why="few input channels, an 11x11 kernel"),
         ],
         hint=("R is work per value moved: the MACs on top, and below every value the layer must read "
               "or write once (what does a convolution read?).",
@@ -202,7 +202,8 @@ EXERCISES = [
             Case((_TINY,), why="a tiny hand-made table"),
             Case((_ALL_CONV,), why="no Linear layer: no parameters live there"),
         ],
-        hidden=[Case((_random_table(seed, layers),)) for seed, layers in ((1, 12), (2, 30), (3, 7))],
+        hidden=[Case((_random_table(seed, layers),), why=f"a made-up table of {layers} layers")
+                for seed, layers in ((1, 12), (2, 30), (3, 7))],
         hint=("Each row says what kind of layer it is, what it writes and what it holds: sum one "
               "column over some rows, and divide by that column's total.",
               "Two shares, each a fraction in [0, 1]: bytes written by rows whose 'type' is 'Conv2d' "

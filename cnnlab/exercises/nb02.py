@@ -56,8 +56,9 @@ EXERCISES = [
         reference=lenet_output_shapes,
         uses=[Case((32,))],
         visible=[Case((32,), why="LeNet-5 as published"), Case((36,))],
-        hidden=[Case((40,)), Case((32, 3), why="3x3 kernels"),
-                Case((35,), why="an odd side: pooling rounds down"), Case((33, 3))],
+        hidden=[Case((40,), why="a larger input"), Case((32, 3), why="3x3 kernels"),
+                Case((35,), why="an odd side: pooling rounds down"),
+                Case((33, 3), why="an odd side with 3x3 kernels")],
         hint=("Walk the network layer by layer: what does an unpadded convolution do to the side, and"
               " what does a 2x2 pooling with stride 2 do to it?",
               "A k x k convolution without padding, stride 1, turns side n into n - k + 1; a 2x2 "
@@ -72,8 +73,9 @@ EXERCISES = [
         visible=[Case((3, 96, 11), why="AlexNet's conv1"),
                  Case((3, 96, 11), {"bias": False},
                       why="conv1 without biases, as seed 004 counts")],
-        hidden=[Case((1, 6, 5), why="LeNet's C1 on grayscale"), Case((256, 384, 3)),
-                Case((384, 256, 3), {"bias": False}), Case((64, 128, 1))],
+        hidden=[Case((1, 6, 5), why="LeNet's C1 on grayscale"), Case((256, 384, 3), why="AlexNet's conv3"),
+                Case((384, 256, 3), {"bias": False}, why="a 3x3 layer without biases"),
+                Case((64, 128, 1), why="a 1x1 convolution")],
         hint=("Count one filter's numbers (height, width, depth), then the filters, and ask what a "
               "bias adds. The image size plays no part.",
               "Each of the out_channels filters is kernel_size x kernel_size x in_channels weights, "
@@ -86,9 +88,10 @@ EXERCISES = [
         reference=conv_params,
         visible=[Case((96, 256, 5, 2), why="AlexNet's conv2 over two GPUs"),
                  Case((96, 256, 5, 1), why="the same layer on one GPU")],
-        hidden=[Case((384, 384, 3, 2), why="conv4"), Case((384, 256, 3, 2), {"bias": False}),
+        hidden=[Case((384, 384, 3, 2), why="conv4"),
+                Case((384, 256, 3, 2), {"bias": False}, why="grouped, no biases"),
                 Case((32, 32, 3, 32), why="one group per channel (depthwise)"),
-                Case((64, 128, 1, 4), {"bias": False})],
+                Case((64, 128, 1, 4), {"bias": False}, why="a grouped 1x1 without biases")],
         hint=("Grouping changes what one filter sees, not how many filters there are: how deep is a "
               "filter that reads only its own group?",
               "With g groups, each filter sees only in_channels / g input maps, so a filter has "
@@ -106,7 +109,8 @@ EXERCISES = [
                   torch.tensor([0.1, -0.2, 0.3])), why="eigenvectors are the columns"),
             Case(_pca_case(1, 4, 4)),
         ],
-        hidden=[Case(_pca_case(2, 5, 7), why="a non-square image"), Case(_pca_case(3, 1, 1)),
+        hidden=[Case(_pca_case(2, 5, 7), why="a non-square image"),
+                Case(_pca_case(3, 1, 1), why="a one-pixel image"),
                 Case((torch.rand(3, 3, 2, generator=torch.Generator().manual_seed(4)),
                       _SIMPLE_EIGVAL, _ROTATION, torch.zeros(3)), why="alpha = 0 changes nothing")],
         hint=("The change added to every pixel is one RGB vector built from the principal components:"

@@ -34,7 +34,7 @@ EXERCISES = [
         hidden=[Case((_ALEXNET,), why="AlexNet's convolutions and pools"),
                 Case((_VGG16,), why="VGG16's feature stack"),
                 Case(([],), why="no layers: a unit sees one pixel"),
-                Case(([(7, 2), (3, 2), (3, 1), (3, 1)],))],
+                Case(([(7, 2), (3, 2), (3, 1), (3, 1)],), why="a ResNet-like stem, then 3x3s")],
         hint=("Walk from the input: track how much of it one unit sees and how far apart two "
               "neighbouring units' windows start. A stride makes every later layer step further.",
               "Keep two numbers while walking from the input: the field r (start at 1) and the jump, "
@@ -48,9 +48,9 @@ EXERCISES = [
         probe="module_output",
         visible=[Case(((3, 8, 1), {}, _image(0, 1, 3, 8, 8)), why="one convolution"),
                  Case(((8, 16, 2), {}, _image(1, 2, 8, 6, 6)), why="two convolutions")],
-        hidden=[Case(((4, 4, 3), {}, _image(2, 1, 4, 4, 4))),
+        hidden=[Case(((4, 4, 3), {}, _image(2, 1, 4, 4, 4)), why="three convolutions, channels kept"),
                 Case(((3, 5, 2), {}, _image(3, 1, 3, 7, 9)), why="odd sides: the pool rounds down"),
-                Case(((16, 8, 1), {}, _image(4, 3, 16, 2, 2)))],
+                Case(((16, 8, 1), {}, _image(4, 3, 16, 2, 2)), why="fewer channels out, a 2x2 map")],
         hint=("A VGG block is a stack of 3x3 convolutions that keep the side, each followed by a "
               "ReLU, then one pooling that halves it. Which convolution changes the channel count?",
               "The first 3x3 convolution maps in_channels to out_channels, the others out_channels to"
@@ -66,7 +66,7 @@ EXERCISES = [
                  Case((512, 7, 4096, 1000), {"bias": False}, why="without biases, as seed 004")],
         hidden=[Case((512, 1, 512, 10), why="the CIFAR head"),
                 Case((256, 6, 4096, 1000), why="AlexNet's head"),
-                Case((64, 4, 32, 10), {"bias": False})],
+                Case((64, 4, 32, 10), {"bias": False}, why="a small head without biases")],
         hint=("A fully connected layer has one weight per (input, output) pair, plus biases: how many"
               " inputs does the first one get once the map is flattened?",
               "FC6 reads the flattened map, channels * side * side numbers, and has hidden outputs; "
