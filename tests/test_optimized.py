@@ -11,6 +11,7 @@ import torch
 from cnnlab import models
 from cnnlab.layers import ResidualBlock
 from cnnlab.models.resnet import dissertation_options, dissertation_resnet, rate_for_params
+from cnnlab.published import CLASSES, published
 
 # table -> (classes, {label: parameters}) as printed in seed 002, chapter 5.
 TABLES = {
@@ -175,3 +176,10 @@ def test_ungrouped_first_1x1_is_for_shuffle_blocks_only():
     block = ResidualBlock(16, 32, 2, kind="bottleneck", variant="shuffle", mid_channels=32,
                           groups=2, reduce_groups=1)
     assert block.residual.reduce.conv.groups == 1 and block.residual.expand.conv.groups == 2
+
+
+def test_the_published_tables_hold_the_same_counts():
+    """cnnlab.published (which the notebook shows) against this file's transcription."""
+    for table, (classes, rows) in TABLES.items():
+        assert CLASSES[table] == classes
+        assert {row.label: row.params for row in published(table)} == rows
