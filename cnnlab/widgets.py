@@ -1,4 +1,5 @@
-"""Interactive cost calculators: a convolution calculator and a block comparator.
+"""Interactive cost calculators: a convolution calculator and a block comparator; and the
+guideline chooser (:func:`guideline_chooser_widget`) around :func:`cnnlab.guidelines.recommend`.
 
 Each is a plain function that returns rows of data (:func:`conv_calculator`,
 :func:`compare_blocks`), so it can be tested and printed without a browser, plus a function that
@@ -14,7 +15,7 @@ import math
 
 import matplotlib.pyplot as plt
 
-from cnnlab import arithmetic, layers, plots
+from cnnlab import arithmetic, guidelines, layers, plots
 from cnnlab.summary import cost_of
 from cnnlab.tables import Table
 
@@ -25,6 +26,7 @@ __all__ = [
     "compare_blocks",
     "conv_calculator",
     "conv_calculator_widget",
+    "guideline_chooser_widget",
     "valid_groups",
 ]
 
@@ -237,3 +239,31 @@ def block_comparator_widget(
         plt.close(fig)
 
     return _explorer(controls, compare_blocks, render)
+
+
+def guideline_chooser_widget(links: dict[str, str] | None = None):
+    """Seed 002's fig. 29 as three checkboxes (smaller? faster? low-power device?) and the
+    advice of :func:`cnnlab.guidelines.recommend`, each piece of evidence linked to ``links``
+    (evidence key -> URL or ``#anchor`` of the cell that measured it)."""
+    import ipywidgets as widgets
+
+    links = links or {}
+    boxes = {"smaller": widgets.Checkbox(description="smaller"),
+             "faster": widgets.Checkbox(description="faster"),
+             "low_power": widgets.Checkbox(description="low-power device")}
+    answer = widgets.HTML()
+
+    def refresh(_change=None) -> None:
+        advice = guidelines.recommend(**{name: box.value for name, box in boxes.items()})
+        tried = " then ".join(f"<b>{html.escape(t)}</b>" for t in advice.techniques)
+        evidence = [f'<a href="{html.escape(links[key])}">{html.escape(guidelines.EVIDENCE[key])}'
+                    "</a>" if key in links else html.escape(guidelines.EVIDENCE[key])
+                    for key in advice.evidence]
+        answer.value = (f"<p>Try: {tried or 'none of these techniques'}</p>"
+                        f"<p>{html.escape(advice.reason)}</p>"
+                        + (f"<p>Evidence: {'; '.join(evidence)}</p>" if evidence else ""))
+
+    for box in boxes.values():
+        box.observe(refresh, names="value")
+    refresh()
+    return widgets.VBox([*boxes.values(), answer])

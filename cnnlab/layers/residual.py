@@ -84,7 +84,9 @@ class ResidualBlock(nn.Module):
     and 1x1 m -> N; the shift variant's op brings the last 1x1 itself). ``mid_channels`` (m)
     defaults to N for basic blocks and N // 4 for bottlenecks (ResNet's expansion of 4).
     ``groups`` groups the variant's convolutions (conv and shuffle only); ``expand_groups``
-    (shuffle only, default ``groups``) groups the last 1x1: eq. 4.8 counts it with ``2 * groups``.
+    (shuffle only, default ``groups``) groups the last 1x1: eq. 4.8 counts it with ``2 * groups``;
+    ``reduce_groups`` (shuffle only, default ``groups``) the first: ShuffleNet leaves it ungrouped
+    (1) where the input has too few channels to split.
 
     ``ordering``: a name from :data:`ORDERINGS` (default ``"original"``). ``shortcut``:
     ``"identity"`` (needs M = N and stride 1), ``"zero_pad"`` (option A), ``"projection"``
@@ -104,6 +106,7 @@ class ResidualBlock(nn.Module):
         kernel_size: int | tuple[int, int] = 3,
         groups: int = 1,
         expand_groups: int | None = None,
+        reduce_groups: int | None = None,
         bias: bool = False,
         norm_layer: Factory | None = nn.BatchNorm2d,
         act_layer: Factory | None = nn.ReLU,
@@ -119,9 +122,12 @@ class ResidualBlock(nn.Module):
         out_channels = integer("out_channels", out_channels)
         stride = integer("stride", stride)
         groups = variant.check_groups(groups)
-        if expand_groups is not None and variant.name != "shuffle":
-            raise ValueError("expand_groups applies to variant 'shuffle' only; leave it unset.")
+        for name, value in (("expand_groups", expand_groups), ("reduce_groups", reduce_groups)):
+            if value is not None and variant.name != "shuffle":
+                raise ValueError(f"{name} applies to variant 'shuffle' only; leave it unset.")
         expand_groups = groups if expand_groups is None else integer("expand_groups", expand_groups)
+        reduce_groups = variant.pointwise_groups(groups) if reduce_groups is None \
+            else integer("reduce_groups", reduce_groups)
         mid = (out_channels if kind == "basic" else max(out_channels // 4, 1)) \
             if mid_channels is None else integer("mid_channels", mid_channels)
         if kind == "basic" and not variant.basic:
@@ -137,8 +143,7 @@ class ResidualBlock(nn.Module):
             layers = OrderedDict(spatial1=variant.spatial(unit, in_channels, mid, stride, **op),
                                  spatial2=variant.spatial(unit, mid, out_channels, last=last, **op))
         else:
-            layers = OrderedDict(reduce=unit(in_channels, mid, 1,
-                                             groups=variant.pointwise_groups(groups)))
+            layers = OrderedDict(reduce=unit(in_channels, mid, 1, groups=reduce_groups))
             layers.update(variant.bottleneck(unit, mid, out_channels, stride,
                                              expand_groups=expand_groups, last=last, **op))
         self.residual = nn.Sequential(layers)

@@ -26,18 +26,34 @@ table 3) prints 272,762, 856,058 and 1,731,002: option B with ``stage1_projectio
 projection + BN on the first block of *every* stage, stage 1's 16 -> 16 included. Of its 3,040
 parameters over option A, 576 + 2,176 are the projections of stages 2 and 3 (32 x 16 and 64 x 32
 weights, 2 x 32 and 2 x 64 BN parameters) and 288 the stage-1 projection (16 x 16 + 2 x 16).
+
+The dissertation's optimised, expanded and reduced nets (tables 3-12) are these networks with
+options, named by their table labels: :func:`dissertation_options` turns ``"ResNet20-Shift-0.35"``
+or ``"ResNet56-2.4_block"`` into a name and options (:data:`DISSERTATION_VARIANTS` says what
+each variant puts in a block), :func:`dissertation_resnet` builds it, and
+:func:`rate_for_params` finds, by bisection, the width rate that gives a target parameter count.
+``tests/test_optimized.py`` pins every row of tables 3-12 (CIFAR-10 and CIFAR-100).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from cnnlab.checks import choice, integer
-from cnnlab.layers import ORDERINGS, ConvNormAct, ResidualBlock, Variant, make_divisible
-from cnnlab.models import register
+from cnnlab.layers import (
+    ORDERINGS,
+    ConvNormAct,
+    DSCVariant,
+    ResidualBlock,
+    Variant,
+    make_divisible,
+    resolve_variant,
+)
+from cnnlab.models import create, register
 
 # depth -> (block kind, blocks per stage)
 IMAGENET: dict[int, tuple[str, tuple[int, ...]]] = {
@@ -111,6 +127,7 @@ def build(
     ordering: str = "original",
     shortcut: str = "projection",
     stage1_projection: bool = False,
+    ungrouped_reduce_at: int | None = None,
     norm: bool = True,
 ) -> ResNet:
     """The one builder: stages of ``blocks[i]`` blocks giving ``widths[i]`` channels, every stage
@@ -120,7 +137,9 @@ def build(
     adds ``shortcut`` (``"zero_pad"``, ``"projection"``, or ``"none"``, which removes every
     shortcut). ``stage1_projection`` gives stage 1's first block a projection too (the
     dissertation's convention; needs ``shortcut="projection"``). A bottleneck's middle width is
-    ``mid_ratio`` x its output (default: the block's own, a quarter). Pre-activation orderings
+    ``mid_ratio`` x its output (default: the block's own, a quarter). ``ungrouped_reduce_at``
+    (variant ``"shuffle"``): blocks whose input has exactly that many channels keep their first
+    1x1 ungrouped (ShuffleNet's first stage). Pre-activation orderings
     leave the last sum without the norm / ReLU their units start with, so those follow the last
     stage once (He et al. 2016); the stem keeps its own.
     """
@@ -129,6 +148,9 @@ def build(
     if stage1_projection and shortcut != "projection":
         raise ValueError(f"stage1_projection=True adds a 1x1 projection to stage 1 as to the "
                          f"other stages, which needs shortcut='projection', not {shortcut!r}.")
+    if ungrouped_reduce_at is not None and resolve_variant(variant).name != "shuffle":
+        raise ValueError("ungrouped_reduce_at leaves a shuffle block's first 1x1 ungrouped; "
+                         "it needs variant='shuffle'.")
     norm_layer = nn.BatchNorm2d if norm else None  # without a norm a conv needs its bias
     stem = ConvNormAct(3, stem_width, stem_kernel, stem_stride, bias=not norm,
                        norm_layer=norm_layer)
@@ -144,9 +166,11 @@ def build(
             else:
                 skip = "projection" if stage1_projection and position == 0 else "identity"
             mid = None if mid_ratio is None else make_divisible(width * mid_ratio, groups)
+            reduce = 1 if in_channels == ungrouped_reduce_at else None
             stage.append(ResidualBlock(in_channels, width, stride, kind=kind, variant=variant,
-                                       mid_channels=mid, groups=groups, bias=not norm,
-                                       norm_layer=norm_layer, ordering=ordering, shortcut=skip))
+                                       mid_channels=mid, groups=groups, reduce_groups=reduce,
+                                       bias=not norm, norm_layer=norm_layer, ordering=ordering,
+                                       shortcut=skip))
             in_channels = width
         stages.append(nn.Sequential(*stage))
     unit = ORDERINGS[ordering].unit
@@ -184,6 +208,96 @@ def cifar_resnet(depth: int, num_classes: int, *, width: float = 1.0, groups: in
                  groups=groups, **options)
 
 
+# ------------------------------------------------------------ the dissertation's nets (seed 002)
+
+# Seed 002's base ResNets: option B shortcuts with a projection on stage 1 too (tables 3-4).
+DISSERTATION_BASE = {"shortcut": "projection", "stage1_projection": True}
+# What each of its variants puts in a block, on top of the base (chapter 4.4, tables 3-12).
+DISSERTATION_VARIANTS = {
+    "conv": {},
+    # each 3x3 -> depthwise 3x3 (no BN, no ReLU) -> pointwise 1x1 + BN
+    "dsc": {"variant": DSCVariant(depthwise_norm=False, depthwise_act=False)},
+    # 1x1 in -> out + BN, shift, 1x1 out -> out carrying the stride + BN
+    "shift": {"variant": "shift", "kind": "bottleneck", "mid_ratio": 1.0},
+    # grouped 1x1 in -> mid, shuffle, depthwise 3x3, grouped 1x1 mid -> out, each + BN, mid = out;
+    # the first 1x1 ungrouped where its input has 16 channels: a fixed count in the seed's code,
+    # so it is the stem's width only at full width (tables 3-6 agree only with this reading)
+    "shuffle": {"variant": "shuffle", "kind": "bottleneck", "mid_ratio": 1.0, "groups": 2,
+                "ungrouped_reduce_at": 16},
+}
+LABEL = re.compile(r"ResNet(?P<depth>\d+)(?:-(?P<variant>DSC|Shift|Shuffle))?"
+                   r"(?:-(?P<rate>\d+(?:\.\d+)?)(?P<block>_block)?)?")
+
+
+def dissertation_options(label: str) -> tuple[str, dict]:
+    """The model name and :func:`cnnlab.models.create` options of a row of seed 002's tables.
+
+    ``"ResNet56-Shift"``: the base net with the shift blocks. A rate r divides the widths:
+    ``"ResNet20-Shift-0.35"`` has every width, stem included, ``int(w / r)`` (``width=1 / r``);
+    ``"ResNet20-2.4_block"`` keeps 16 / 32 / 64 channels but makes each block a bottleneck
+    (1x1 -> 3x3 -> 1x1) of ``int(w / r)`` middle channels (``mid_ratio=1 / r``).
+    """
+    match = LABEL.fullmatch(label) if isinstance(label, str) else None
+    if match is None:
+        raise ValueError(f"{label!r} is not a seed 002 ResNet label such as 'ResNet20', "
+                         "'ResNet56-Shift', 'ResNet20-Shuffle-0.27' or 'ResNet20-2.4_block'.")
+    depth, variant, rate, block = match.group("depth", "variant", "rate", "block")
+    options = {**DISSERTATION_BASE, **DISSERTATION_VARIANTS[(variant or "conv").lower()]}
+    if rate is not None:
+        if block and variant:
+            raise ValueError(f"{label!r}: a '_block' row is the base net with bottlenecks; it "
+                             "has no variant.")
+        if block:
+            options.update(kind="bottleneck", mid_ratio=1 / float(rate))
+        else:
+            options["width"] = 1 / float(rate)
+    return f"resnet{depth}", options
+
+
+def dissertation_resnet(label: str, num_classes: int = 10) -> ResNet:
+    """The network of a row of seed 002's tables 3-12 (see :func:`dissertation_options`)."""
+    name, options = dissertation_options(label)
+    return create(name, num_classes, **options)
+
+
+def rate_for_params(name: str, target: int, *, num_classes: int = 10, knob: str = "width",
+                    decimals: int = 2, low: float | None = None, high: float = 64.0,
+                    **options) -> float:
+    """The rate r, on a grid of ``10**-decimals``, whose net has the parameter count closest
+    to ``target``, found by bisection as the dissertation sized its nets (tables 5-12).
+
+    ``knob`` is the option that gets ``1 / r``: ``"width"`` (every width ``int(w / r)``) or
+    ``"mid_ratio"`` (the bottleneck's middle width). A larger r never adds a parameter, so
+    bisection finds where the count crosses ``target``; of the two grid rates around it the
+    closer wins (the smaller on a tie). Rates giving the same widths build the same net, and the
+    smallest of them is returned. The nets are built on the meta device: no memory, no time.
+    """
+    knob = choice("knob", knob, ("width", "mid_ratio"))
+    if not integer("decimals", decimals, minimum=0) <= 4:
+        raise ValueError(f"decimals must be between 0 and 4, got {decimals}.")
+    scale = 10**decimals
+    first = 1 if low is None else max(1, round(low * scale))
+    last = round(high * scale)
+
+    def count(step: int) -> int:
+        with torch.device("meta"):
+            model = create(name, num_classes, **options, **{knob: scale / step})
+        return sum(p.numel() for p in model.parameters())
+
+    if not count(last) <= integer("target", target) <= count(first):
+        raise ValueError(f"target {target:,} is outside what rates {first / scale:g} to "
+                         f"{last / scale:g} give ({count(last):,} to {count(first):,}); "
+                         "widen low / high.")
+    lo, hi = first, last  # count(lo) >= target >= count(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if count(mid) > target else (lo, mid)
+    best = min((abs(count(step) - target), step) for step in (lo, hi))[1]
+    while best > first and count(best - 1) == count(best):
+        best -= 1  # the same widths: report the smallest rate
+    return best / scale
+
+
 def _register_imagenet(depth: int) -> None:
     kind, blocks = IMAGENET[depth]
     layers = f"{sum(blocks)} {kind} blocks"
@@ -207,10 +321,12 @@ def _register_cifar(depth: int) -> None:
     def build_resnet(num_classes: int, *, shortcut: str = "zero_pad", width: float = 1.0,
                      variant: str | Variant = "conv", kind: str = "basic", groups: int = 1,
                      mid_ratio: float | None = None, ordering: str = "original",
-                     stage1_projection: bool = False, norm: bool = True) -> ResNet:
+                     stage1_projection: bool = False, ungrouped_reduce_at: int | None = None,
+                     norm: bool = True) -> ResNet:
         return cifar_resnet(depth, num_classes, shortcut=shortcut, width=width, variant=variant,
                             kind=kind, groups=groups, mid_ratio=mid_ratio, ordering=ordering,
-                            stage1_projection=stage1_projection, norm=norm)
+                            stage1_projection=stage1_projection,
+                            ungrouped_reduce_at=ungrouped_reduce_at, norm=norm)
 
     @register(f"plain{depth}", input_size=(3, 32, 32), num_classes=10,
               description=f"ResNet-{depth} without shortcuts: {depth - 1} convs and a linear "
