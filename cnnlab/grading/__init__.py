@@ -409,7 +409,9 @@ def score(exercise: Exercise, result: dict, hidden: bool = True) -> Score:
         if not why:
             passed += 1
         elif not first_failure and id(case) in hidden_cases:  # what it is about, never its values
-            first_failure = f"wrong on a hidden case: {case.why or 'one the visible cases do not cover'}"
+            about = case.why or "one the visible cases do not cover"
+            first_failure = (f"a hidden case ({about}): {value}" if kind == "error"
+                             else f"wrong on a hidden case: {about}")
         elif not first_failure:
             first_failure = why if kind == "error" else f"wrong on {_call(exercise, case)}: {why}"
     points = round(exercise.points * passed / len(cases), 2)
