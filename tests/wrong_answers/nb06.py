@@ -57,6 +57,18 @@ class FireWithBiases(_Fire):
                          _unit(squeeze_channels, expand3x3_channels, 3, bias=True))
 
 
+class FireTransposed(_Fire):
+    """Right layers, but returns the maps with height and width swapped (a transposed output)."""
+
+    def __init__(self, in_channels, squeeze_channels, expand1x1_channels, expand3x3_channels):
+        super().__init__(_unit(in_channels, squeeze_channels, 1),
+                         _unit(squeeze_channels, expand1x1_channels, 1),
+                         _unit(squeeze_channels, expand3x3_channels, 3))
+
+    def forward(self, x):
+        return super().forward(x).transpose(2, 3)
+
+
 def squeeze_for_budget_float(in_channels, out_channels, budget, kernel_size=3):
     """Divides the budget by the per-channel cost and floors with //, which keeps a float."""
     return budget // (in_channels + out_channels / 2 + kernel_size**2 * out_channels / 2)
@@ -108,7 +120,7 @@ def pool_position_zero_when_none(in_channels, channels, size, budget):
 
 WRONG = {
     "06.Fire": [FireThreeByThreeFirst, FireNoSqueezeActivation, FireExpandFromInput,
-                FireWithBiases],
+                FireWithBiases, FireTransposed],
     "06.squeeze_for_budget": [squeeze_for_budget_float, squeeze_for_budget_rounded,
                               squeeze_for_budget_full_width],
     "06.pool_position": [pool_position_earliest, pool_position_float_size,
