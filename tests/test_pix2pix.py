@@ -6,10 +6,13 @@ Shift rows are reproduced to the printed 0.01M. The Shuffle row is not: see
 ``test_shuffle_has_no_unique_count``.
 """
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
+from torch.utils.data import DataLoader
 
-from cnnlab import arithmetic
+from cnnlab import arithmetic, config, data, train
 from cnnlab.layers.unet import UNetDown, encoder_operator, skip_concat
 from cnnlab.models import pix2pix
 from cnnlab.published import SEED002_TABLE13
@@ -115,3 +118,116 @@ def test_bad_names_are_refused_with_the_known_ones():
         pix2pix.generator("unet_512")
     with pytest.raises(ValueError, match="shuffle"):
         pix2pix.generator("unet_32", "squeeze")
+
+
+# --- training --------------------------------------------------------------------------------
+
+
+def small_pair(seed, ngf=8):
+    config.seed_everything(seed)
+    return pix2pix.generator("unet_32", ngf=ngf), pix2pix.PatchGAN(ndf=ngf, n_layers=2)
+
+
+def aerial_to_map(length, seed=0):
+    pairs = data.Swapped(data.PairedShapes("train", size=32, length=length))
+    return DataLoader(pairs, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(seed))
+
+
+def test_an_interrupted_gan_training_resumes_to_the_same_weights(tmp_path):
+    G, D = small_pair(0)
+    whole = train.fit_gan(G, D, aerial_to_map(12), epochs=2, progress=False, seed=3)
+    G1, D1 = small_pair(0)
+    train.fit_gan(G1, D1, aerial_to_map(12), epochs=1, progress=False, seed=3,
+                  checkpoint_dir=tmp_path)
+    torch.manual_seed(123)  # a new process: other RNG state, other initial weights
+    G2, D2 = pix2pix.generator("unet_32", ngf=8), pix2pix.PatchGAN(ndf=8, n_layers=2)
+    resumed = train.fit_gan(G2, D2, aerial_to_map(12), epochs=2, progress=False,
+                            checkpoint_dir=tmp_path)
+    for ours, theirs in [(G, G2), (D, D2)]:
+        for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values(),
+                                strict=True):
+            assert torch.equal(a, b), name
+    assert resumed.step_l1 == whole.step_l1
+
+
+def test_a_checkpoint_of_another_pair_is_refused(tmp_path):
+    G, D = small_pair(0)
+    train.fit_gan(G, D, aerial_to_map(4), epochs=1, progress=False, checkpoint_dir=tmp_path)
+    G, D = small_pair(0, ngf=16)
+    with pytest.raises(train.CheckpointMismatchError, match="different model"):
+        train.fit_gan(G, D, aerial_to_map(4), epochs=1, progress=False, checkpoint_dir=tmp_path)
+
+
+L1_FALL = 0.6  # stated in notebook 10: the last steps' L1 is under 60% of the first steps'
+
+
+def test_the_base_generators_l1_falls_clearly_in_a_smoke_run_for_most_seeds():
+    """Notebook 10's smoke set-up (unet_32, 16 base filters, lr 1e-3, 16 steps of 8 pairs):
+    the mean L1 of the last 4 steps is under L1_FALL of the first 4's in at least 4 of 5 seeds."""
+    falls = []
+    for seed in range(5):
+        G, D = small_pair(seed, ngf=16)
+        loader = DataLoader(data.Swapped(data.PairedShapes("train", size=32, length=64)),
+                            batch_size=8, shuffle=True)
+        steps = train.fit_gan(G, D, loader, epochs=2, lr=1e-3, progress=False).step_l1
+        falls.append(sum(steps[-4:]) / sum(steps[:4]))
+    assert sum(f < L1_FALL for f in falls) >= 4, falls
+
+
+def test_pixel_accuracy_counts_pixels_within_the_tolerance_in_every_channel():
+    real = torch.zeros(2, 3, 2, 2)
+    fake = real.clone()
+    fake[0, 0, 0, 0] = 0.2  # 0.1 on [0, 1]: beyond 0.05
+    fake[1, 2, 1, 1] = 0.08  # 0.04: within
+    assert train.pixel_accuracy(fake, real).tolist() == [75.0, 100.0]
+    with pytest.raises(ValueError, match="same shape"):
+        train.pixel_accuracy(fake[0], real)
+
+
+def test_mean_interval_is_the_normal_95_percent_half_width():
+    mean, half = train.mean_interval([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5 and half == pytest.approx(1.96 * (5 / 3) ** 0.5 / 2)
+    with pytest.raises(ValueError, match="at least 2"):
+        train.mean_interval([1.0])
+
+
+# --- the real maps <-> satellite folders ----------------------------------------------------
+
+
+def write_maps(root, split, count, side=20):
+    """Tiny pairs in pix2pix's layout: root/split/N.jpg, satellite left, map right."""
+    (root / split).mkdir(parents=True)
+    for n in range(1, count + 1):
+        pair = np.zeros((side, 2 * side, 3), dtype=np.uint8)
+        pair[:, :side] = (200, 40, 40)  # "satellite": red
+        pair[:, side:] = (40, 40, 200)  # "map": blue
+        Image.fromarray(pair).save(root / split / f"{n}.jpg", quality=95)
+
+
+def test_paired_folder_reads_the_real_layout_in_both_directions(tmp_path):
+    write_maps(tmp_path, "train", 3)
+    write_maps(tmp_path, "val", 2)
+    train_set = data.PairedFolder(tmp_path, "train", size=16)
+    assert len(train_set) == 3 and len(data.PairedFolder(tmp_path, "val")) == 2
+    satellite, map_ = train_set[0]
+    assert satellite.shape == map_.shape == (3, 16, 16)
+    assert satellite.min() >= -1 and satellite.max() <= 1
+    assert satellite[0].mean() > satellite[2].mean() and map_[2].mean() > map_[0].mean()
+    flipped = data.PairedFolder(tmp_path, "train", size=16, direction="BtoA")[0]
+    assert torch.equal(flipped[0], map_) and torch.equal(flipped[1], satellite)
+    batch = next(iter(DataLoader(train_set, batch_size=2)))
+    assert batch[0].shape == (2, 3, 16, 16)
+
+
+def test_paired_folder_says_what_is_missing_or_wrong(tmp_path):
+    write_maps(tmp_path, "train", 1)
+    with pytest.raises(data.DataNotFoundError, match="train"):
+        data.PairedFolder(tmp_path, "test")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(data.DataNotFoundError, match="holds no"):
+        data.PairedFolder(tmp_path, "empty")
+    Image.fromarray(np.zeros((10, 10, 3), dtype=np.uint8)).save(tmp_path / "train" / "2.jpg")
+    with pytest.raises(ValueError, match="side by side"):
+        data.PairedFolder(tmp_path, "train")[1]
+    with pytest.raises(ValueError, match="direction"):
+        data.PairedFolder(tmp_path, "train", direction="AB")

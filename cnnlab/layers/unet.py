@@ -32,7 +32,8 @@ from cnnlab.checks import divides, integer
 from cnnlab.layers.conv import ConvNormAct, Factory, unit_factory
 from cnnlab.layers.variants import DSCVariant, Variant, resolve_variant
 
-__all__ = ["PatchLayer", "UNetDown", "UNetUp", "encoder_operator", "leaky_relu", "skip_concat"]
+__all__ = ["PatchLayer", "UNetDown", "UNetUp", "encoder_operator", "leaky_relu", "mid_width",
+           "skip_concat"]
 
 # pix2pix's encoder and discriminator activation; not in place, the skip reads the map it gets.
 leaky_relu = functools.partial(nn.LeakyReLU, 0.2)
@@ -42,6 +43,13 @@ def _default_bias(norm_layer: Factory | None) -> bool:
     """The reference implementation's rule: BatchNorm's shift makes a conv bias redundant,
     InstanceNorm (or no norm) keeps it."""
     return norm_layer is not nn.BatchNorm2d
+
+
+def mid_width(in_channels: int, mid_channels: int | None = None) -> int:
+    """The bottleneck width m of a shift or shuffle encoder step: half the input by default."""
+    if mid_channels is not None:
+        return integer("mid_channels", mid_channels)
+    return max(1, integer("in_channels", in_channels) // 2)
 
 
 def encoder_operator(variant: str | Variant, in_channels: int, out_channels: int, *,
@@ -57,8 +65,7 @@ def encoder_operator(variant: str | Variant, in_channels: int, out_channels: int
     if variant.basic:  # conv, dsc: the operator itself maps M -> N
         return variant.spatial(plain, in_channels, out_channels, stride,
                                kernel_size=kernel_size, groups=groups)
-    mid = max(1, integer("in_channels", in_channels) // 2) if mid_channels is None \
-        else integer("mid_channels", mid_channels)
+    mid = mid_width(in_channels, mid_channels)
     pointwise = variant.pointwise_groups(groups)
     divides("groups", pointwise, "in_channels", in_channels)
     steps = OrderedDict(reduce=plain(in_channels, mid, 1, groups=pointwise))

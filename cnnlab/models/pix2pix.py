@@ -20,7 +20,7 @@ from torch import nn
 
 from cnnlab.checks import integer
 from cnnlab.layers.conv import Factory
-from cnnlab.layers.unet import PatchLayer, UNetDown, UNetUp, skip_concat
+from cnnlab.layers.unet import PatchLayer, UNetDown, UNetUp, mid_width, skip_concat
 from cnnlab.layers.variants import Variant
 
 __all__ = ["ENCODERS", "UNET_DEPTHS", "PatchGAN", "UNet", "generator", "patchgan_layers"]
@@ -41,8 +41,8 @@ class UNet(nn.Module):
     level but the innermost.
 
     ``variant`` / ``groups`` / ``mid_channels`` choose every encoder step's operator
-    (:class:`cnnlab.layers.unet.UNetDown`); a step whose input cannot be split into ``groups``
-    (the image's 3 channels) takes the largest group count that divides it. ``dropout`` (0.5
+    (:class:`cnnlab.layers.unet.UNetDown`); a step whose widths cannot be split into ``groups``
+    (the image's 3 channels) takes the largest group count that divides them. ``dropout`` (0.5
     in pix2pix) acts in the decoder steps at ``8 ngf`` below the innermost, as in the reference.
     """
 
@@ -57,8 +57,9 @@ class UNet(nn.Module):
         self.down = nn.ModuleList()
         for level, (m, n) in enumerate(zip(inputs, widths, strict=True)):
             outer, inner = level == 0, level == depth - 1
+            fitted = math.gcd(integer("groups", groups), m, mid_width(m, mid_channels))
             self.down.append(UNetDown(
-                m, n, variant=variant, groups=math.gcd(integer("groups", groups), m),
+                m, n, variant=variant, groups=fitted,
                 mid_channels=mid_channels, activate=not outer, normalize=not (outer or inner),
                 norm_layer=norm_layer))
         self.up = nn.ModuleList()
