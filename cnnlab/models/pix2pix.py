@@ -101,7 +101,7 @@ def generator(name: str = "unet_256", encoder: str = "base", *, ngf: int = 64,
 def patchgan_layers(n_layers: int = 3) -> list[tuple[int, int]]:
     """``(kernel_size, stride)`` of the PatchGAN's convolutions: ``n_layers`` at stride 2,
     then two at stride 1 (70x70 for ``n_layers=3``), for :func:`cnnlab.receptive_field`."""
-    return [(4, 2)] * integer("n_layers", n_layers) + [(4, 1), (4, 1)]
+    return [(4, 2)] * integer("n_layers", n_layers, minimum=0) + [(4, 1), (4, 1)]
 
 
 class PatchGAN(nn.Sequential):
