@@ -231,3 +231,24 @@ def test_paired_folder_says_what_is_missing_or_wrong(tmp_path):
         data.PairedFolder(tmp_path, "train")[1]
     with pytest.raises(ValueError, match="direction"):
         data.PairedFolder(tmp_path, "train", direction="AB")
+
+
+def test_the_real_or_fake_quiz_records_answers_and_scores_generated_images_taken_for_real():
+    from cnnlab.widgets import RealOrFakeQuiz
+
+    images = [torch.zeros(3, 4, 4)] * 4
+    quiz = RealOrFakeQuiz(images, [True, False, True, False], seed=1)
+    box = quiz.widget()
+    fake_button = box.children[0].children[1]
+    for _ in range(4):
+        fake_button.click()  # as a learner would
+    assert quiz.done and sorted(i for i, _, _ in quiz.answers) == [0, 1, 2, 3]
+    assert quiz.error_rate() == 0.0
+    quiz = RealOrFakeQuiz(images, [True, False, True, False], seed=1)
+    for _ in range(4):
+        quiz.answer(False)
+    assert quiz.error_rate() == 1.0
+    with pytest.raises(RuntimeError, match="answered"):
+        quiz.answer(True)
+    with pytest.raises(ValueError, match="one is_fake flag per image"):
+        RealOrFakeQuiz(images, [True])
