@@ -45,6 +45,8 @@ EXERCISES = [
         id="10.encoder_params",
         points=2,
         reference=encoder_params,
+        uses=[Case((v, 32, 32, 16, 4, g)) for v, g in
+              [("conv", 1), ("dsc", 1), ("shift", 1), ("shuffle", 8)]],
         visible=[
             Case(("conv", 32, 32, 16), why="the seed's worked example, a plain 4x4 conv"),
             Case(("dsc", 32, 32, 16), why="the worked example as a DSC"),
