@@ -252,3 +252,11 @@ def test_the_real_or_fake_quiz_records_answers_and_scores_generated_images_taken
         quiz.answer(True)
     with pytest.raises(ValueError, match="one is_fake flag per image"):
         RealOrFakeQuiz(images, [True])
+
+
+def test_fit_gan_hands_the_generator_to_on_epoch_after_every_epoch_for_sample_grids():
+    G, D = small_pair(0)
+    seen = []
+    train.fit_gan(G, D, aerial_to_map(4), epochs=2, progress=False,
+                  on_epoch=lambda epoch, g: seen.append((epoch, g is G, g.training)))
+    assert seen == [(1, True, False), (2, True, False)]
