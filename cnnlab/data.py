@@ -39,8 +39,10 @@ __all__ = [
     "SPLITS",
     "DataNotFoundError",
     "PCALighting",
+    "PairedFolder",
     "PairedShapes",
     "Shapes",
+    "Swapped",
     "Transformed",
     "alexnet_transforms",
     "as_tensors",
@@ -681,3 +683,71 @@ def loaders(
     generator = torch.Generator().manual_seed(seed)
     return (DataLoader(train_set, shuffle=True, generator=generator, **common),
             DataLoader(test_set, shuffle=False, **common))
+
+
+# --------------------------------------------------------------------------------------------
+# pix2pix's paired folders (maps <-> satellite) and the choice of direction
+# --------------------------------------------------------------------------------------------
+
+_PAIRED_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+class Swapped(Dataset):
+    """The pairs of ``dataset`` the other way round: ``(b, a)`` for each ``(a, b)``, e.g.
+    :class:`PairedShapes` as aerial view -> map, the direction seed 002 trained."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        a, b = self.dataset[index]
+        return b, a
+
+
+class PairedFolder(Dataset):
+    """pix2pix's paired image folders, as its ``datasets/maps`` download unpacks them:
+    ``root/<split>/*.jpg``, each file the two images side by side (A left, B right; for maps,
+    A is the satellite photo and B the map, 600x600 each).
+
+    ``direction="AtoB"`` gives ``(A, B)`` (satellite -> map, seed 002's direction), ``"BtoA"``
+    the reverse. Both halves are resized to ``size`` x ``size`` and scaled to [-1, 1], as
+    :class:`PairedShapes`' items. pix2pix's maps set names its test split ``val``.
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", *, direction: str = "AtoB",
+                 size: int = 256):
+        self.root = Path(root)
+        self.split = split
+        self.direction = choice("direction", direction, ("AtoB", "BtoA"))
+        self.size = integer("size", size)
+        folder = self.root / split
+        if not folder.is_dir():
+            present = sorted(p.name for p in self.root.iterdir() if p.is_dir()) \
+                if self.root.is_dir() else []
+            raise DataNotFoundError(
+                f"no folder {folder}. pix2pix's paired data sets unpack to <root>/train, "
+                f"<root>/val (and <root>/test); {self.root} has "
+                f"{', '.join(present) or 'no such folders'}. Pass the folder that holds them.")
+        self.files = sorted(p for p in folder.iterdir()
+                            if p.suffix.lower() in _PAIRED_EXTENSIONS)
+        if not self.files:
+            raise DataNotFoundError(f"{folder} holds no {'/'.join(_PAIRED_EXTENSIONS)} images.")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        with Image.open(self.files[index]) as opened:
+            image = opened.convert("RGB")
+        width, height = image.size
+        if width != 2 * height:
+            raise ValueError(f"{self.files[index]} is {width}x{height}; a pair is two square "
+                             "images side by side, twice as wide as it is high.")
+        halves = [image.crop((x, 0, x + height, height)).resize((self.size, self.size),
+                                                                Image.BICUBIC)
+                  for x in (0, height)]
+        a, b = (_to_signed_tensor(np.asarray(h, dtype=np.float32) / 255) for h in halves)
+        return (a, b) if self.direction == "AtoB" else (b, a)

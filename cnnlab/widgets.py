@@ -21,6 +21,7 @@ from cnnlab.tables import Table
 
 __all__ = [
     "BLOCK_FORMATS",
+    "RealOrFakeQuiz",
     "block_comparator_widget",
     "block_table",
     "compare_blocks",
@@ -267,3 +268,72 @@ def guideline_chooser_widget(links: dict[str, str] | None = None):
         box.observe(refresh, names="value")
     refresh()
     return widgets.VBox([*boxes.values(), answer])
+
+
+# ---------------------------------------------------------------------------- real-or-fake quiz
+
+
+class RealOrFakeQuiz:
+    """A small perceptual study, as seed 002 ran one for pix2pix (section 5.4): images shown
+    one at a time in a shuffled order, each answered "real" or "fake"; ``answers`` records
+    ``(index, is_fake, said_fake)`` per image. :meth:`error_rate` is the seed's perceptual
+    error: the share of *generated* images taken for real.
+
+    ``images`` are C x H x W tensors in [-1, 1]; ``is_fake`` says which were generated.
+    :meth:`answer` is what the buttons call, so the quiz can be driven without a browser.
+    """
+
+    def __init__(self, images, is_fake, *, seed: int = 0):
+        if len(images) != len(is_fake) or not len(images):
+            raise ValueError(f"give one is_fake flag per image: {len(images)} images, "
+                             f"{len(is_fake)} flags.")
+        import random
+
+        self.images, self.is_fake = list(images), [bool(f) for f in is_fake]
+        self.order = random.Random(seed).sample(range(len(self.images)), len(self.images))
+        self.answers: list[tuple[int, bool, bool]] = []
+        self._widget = None
+
+    @property
+    def done(self) -> bool:
+        return len(self.answers) == len(self.images)
+
+    def answer(self, said_fake: bool) -> None:
+        """Record the answer for the image on show and move to the next one."""
+        if self.done:
+            raise RuntimeError("every image has been answered; build a new quiz to play again.")
+        index = self.order[len(self.answers)]
+        self.answers.append((index, self.is_fake[index], bool(said_fake)))
+        if self._widget is not None:
+            self._show()
+
+    def error_rate(self) -> float | None:
+        """Share of the answered generated images that were called real (None before any)."""
+        fakes = [said for _, fake, said in self.answers if fake]
+        return None if not fakes else sum(not said for said in fakes) / len(fakes)
+
+    def _show(self) -> None:
+        out, status = self._widget.children[1], self._widget.children[2]
+        with out:
+            out.clear_output(wait=True)
+            if self.done:
+                rate = self.error_rate()
+                print(f"done: {len(self.answers)} answers; generated images taken for real: "
+                      + ("none shown" if rate is None else f"{100 * rate:.0f}%"))
+            else:
+                image = self.images[self.order[len(self.answers)]]
+                plots.image_grid([(image + 1) / 2], ncols=1, size=2.5)
+                plt.show()
+        status.value = f"image {min(len(self.answers) + 1, len(self.images))} of {len(self.images)}"
+
+    def widget(self):
+        """Buttons, the image on show and a counter; answers land in ``answers``."""
+        import ipywidgets as widgets
+
+        real, fake = widgets.Button(description="real"), widgets.Button(description="fake")
+        real.on_click(lambda _: self.answer(False) if not self.done else None)
+        fake.on_click(lambda _: self.answer(True) if not self.done else None)
+        self._widget = widgets.VBox([widgets.HBox([real, fake]), widgets.Output(),
+                                     widgets.Label()])
+        self._show()
+        return self._widget

@@ -15,6 +15,8 @@ fire       FireModule (SqueezeNet)
 inception  Mixed (branches as data), InceptionModule (naive, bottleneck, factorised large
            branch), GoogLeNet's widths; the v3 blocks, v4's and the Inception-ResNet blocks
 catalog    same_job_blocks: the five blocks of seed 002's chapter 3 for one job
+unet       pix2pix's UNetDown (any variant as the encoder conv), UNetUp, skip_concat,
+           PatchLayer
 =========  ================================================================================
 
 What a block costs is measured from the module (:func:`cnnlab.summary.cost_of`); the compiled
@@ -50,6 +52,7 @@ from cnnlab.layers.residual import (
     ZeroPadShortcut,
 )
 from cnnlab.layers.shuffle import ChannelShuffle, channel_shuffle
+from cnnlab.layers.unet import PatchLayer, UNetDown, UNetUp, skip_concat
 from cnnlab.layers.variants import (
     VARIANTS,
     ConvVariant,
@@ -93,4 +96,8 @@ __all__ = [
     "same_job_blocks",
     "same_padding",
     "unit_factory",
+    "PatchLayer",
+    "UNetDown",
+    "UNetUp",
+    "skip_concat",
 ]
