@@ -194,6 +194,37 @@ def test_kernel_runs_on_two_threads_where_two_cores_exist(kernels):
         torch.set_num_threads(before)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_kernel_matches_reference_on_the_cifar_maps(kernels, dtype):
+    # 8x8 and 32x32 planes: flat spans copied in whole 64-byte steps, in steps with an
+    # overlapping last one, and in 16-byte steps (a 3-row map of a shift by two rows).
+    for shape, (kernel_size, dilation) in itertools.product(
+            [(2, 18, 8, 8), (1, 20, 32, 32), (1, 9, 3, 8)], [(3, 1), (5, 1), (3, 2)]):
+        x = sample(shape, dtype, "contiguous")
+        for grouping in GROUPINGS:
+            assert_bitwise_equal(shift(x, kernel_size, dilation, grouping),
+                                 shift_reference(x, kernel_size, dilation, grouping))
+
+
+def test_two_threads_splitting_planes_give_the_reference(kernels):
+    # 3 * 19 * 61 rows split in two at no plane boundary; the chunks meet inside a plane.
+    x = sample((3, 19, 61, 64), torch.float32, "contiguous")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert_bitwise_equal(shift(x, 3, 2), shift_reference(x, 3, 2))
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_autograd_records_only_when_a_gradient_is_wanted(kernels):
+    x = torch.randn(1, 18, 4, 4)
+    assert shift(x).grad_fn is None  # runs the kernel without the autograd Function
+    assert shift(x.requires_grad_()).grad_fn is not None
+    with torch.no_grad():
+        assert shift(x).grad_fn is None
+
+
 # --- adjoint and gradients ---------------------------------------------------------------------
 
 @pytest.fixture(params=["kernel", "reference"])
@@ -304,6 +335,17 @@ def test_bad_options_are_named(kwargs, error, match):
             call(x, **kwargs)
     with pytest.raises(error, match=match):
         Shift(**kwargs)
+
+
+def test_options_checked_once_are_still_checked_by_type():
+    x = torch.randn(1, 9, 3, 3)
+    shift(x, 3, 1)  # valid options, remembered as checked
+    with pytest.raises(TypeError, match="kernel_size must be an int"):
+        shift(x, 3.0, 1)  # equal to 3 and hashed like it, still refused
+    with pytest.raises(TypeError, match="dilation must be an int"):
+        shift(x, 3, True)
+    with pytest.raises(ValueError, match="grouping must be one of"):
+        shift(x, 3, 1, ["interleaved"])
 
 
 def test_bad_inputs_are_named():
