@@ -66,3 +66,15 @@ def sparse_bytes(weight: torch.Tensor) -> int:
                                       csr.values(), csr.shape, check_invariants=False)
     return sum(t.numel() * t.element_size()
                for t in (csr.values(), csr.col_indices(), csr.crow_indices()))
+
+
+def prune_to(model: nn.Module, target: float) -> nn.Module:
+    """Prune globally until the fraction ``target`` of all conv/linear weights is zero: one step
+    of the iterated loop, whatever the earlier steps left."""
+    if not 0 <= target < 1:
+        raise ValueError(f"target is a sparsity in [0, 1), got {target!r}.")
+    now = sparsity(model)
+    if target < now:
+        raise ValueError(f"the model is already {now:.0%} sparse; pruning cannot bring back weights "
+                         f"to reach {target:.0%}.")
+    return global_magnitude(model, 1 - (1 - target) / (1 - now))
