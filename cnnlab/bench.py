@@ -272,3 +272,29 @@ def measure(
         row["macs_vs_first"] = row["macs"] / rows[0]["macs"]
         row["time_vs_first"] = row["median_ms"] / rows[0]["median_ms"]
     return rows
+
+
+# ---------------------------------------------------------------- a whole batch, and a checkpoint
+
+
+def batch_latency(model: nn.Module, batch: torch.Tensor, *, min_run_time: float = 0.2,
+                  threads: int | None = None) -> float:
+    """Median milliseconds of one forward pass over the whole ``batch`` (N, C, H, W) on the CPU,
+    from ``Timer.blocked_autorange`` (at least ``min_run_time`` seconds of timing, warm cache).
+    :func:`latency` is the dissertation's one-example method; this one times a batch of 32 as
+    well as of 1, where int8 kernels and dense BLAS behave differently."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
+    if not isinstance(batch, torch.Tensor) or batch.dim() < 2:
+        raise ValueError("batch must be a tensor with a batch dimension, e.g. (32, 3, 32, 32).")
+    threads = threads or torch.get_num_threads()
+    net = model.eval()
+    timer = benchmark.Timer("net(x)", globals={"net": net, "x": batch}, num_threads=threads)
+    with torch.inference_mode():
+        net(batch)
+        return 1e3 * timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def checkpoint_bytes(model: nn.Module) -> int:
+    """Bytes of ``torch.save(model.state_dict())``: what a checkpoint of the model holds."""
+    return _checkpoint_bytes(model, None)

@@ -44,8 +44,8 @@ from cnnlab.checks import integer
 from cnnlab.ops import Shift
 from cnnlab.tables import Table
 
-__all__ = ["FREE", "MAC_RULES", "Summary", "UnruledLayerWarning", "cost_of", "free_op", "mac_rule",
-           "published_gmacs", "summary"]
+__all__ = ["FREE", "MAC_RULES", "Summary", "UncountedStateWarning", "UnruledLayerWarning", "cost_of",
+           "free_op", "mac_rule", "published_gmacs", "storage", "summary"]
 
 
 class UnruledLayerWarning(UserWarning):
@@ -292,7 +292,10 @@ def summary(
         )
 
     names = {module: name or "(model)" for name, module in model.named_modules()}
-    leaves = [module for module in names if next(module.children(), None) is None]
+    leaves = [module for module in names
+              if next(module.children(), None) is None or _is_quantized(module)]
+    leaves = [m for m in leaves if not any(_is_quantized(o) and o is not m and m in set(o.modules())
+                                           for o in leaves)]
     rows: list[dict] = []
     calls: dict[nn.Module, int] = {}
     counters: dict[nn.Module, FlopCounterMode] = {}
@@ -310,7 +313,7 @@ def summary(
             return  # the forward raised (the error is on its way up) or returned nothing
         inputs = [t for t in tree_leaves(args) if isinstance(t, torch.Tensor)]
         outputs = [t for t in tree_leaves(output) if isinstance(t, torch.Tensor)]
-        params = sum(p.numel() for p in module.parameters(recurse=False))
+        params = _own_params(module)
         if _is_free(module):
             macs = new_elements = moved = 0
         else:
@@ -354,7 +357,7 @@ def summary(
             module.training = training
     result = Summary(
         rows=rows,
-        total_params=sum(p.numel() for p in model.parameters()),
+        total_params=sum(p.numel() for p in model.parameters()) + _packed_params(model),
         input_shape=tuple(input_size),
         output_shape=tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else (),
         dtype_bytes=dtype_bytes,
@@ -414,3 +417,91 @@ def published_gmacs(name: str) -> float:
             "torchvision.models.list_models()."
         ) from error
     return weights.DEFAULT.meta["_ops"]
+
+
+# ---------------------------------------------------------------- quantized and pruned layers
+# int8 modules (torch.ao.nn.quantized and its dynamic and fused forms) keep their weights packed
+# for the int8 kernels, not as parameters: counted through weight() here, so that a quantized
+# network's layers are neither skipped nor counted as 0. A pruned layer keeps weight_orig as its
+# parameter (the dense count) and a mask; :func:`storage` shows what either really stores.
+
+import torch.ao.nn.quantized as nnq  # noqa: E402
+
+
+class UncountedStateWarning(UserWarning):
+    """A leaf holds state :func:`storage` cannot size (not a tensor): reported, not counted."""
+
+
+def _is_quantized(module: nn.Module) -> bool:
+    return isinstance(module, nnq.Linear | nnq.Conv1d | nnq.Conv2d | nnq.Conv3d)
+
+
+def _own_params(module: nn.Module) -> int:
+    """Weights a leaf owns: its parameters, or an int8 module's packed weight and bias."""
+    if _is_quantized(module):
+        bias = module.bias()
+        return module.weight().numel() + (bias.numel() if bias is not None else 0)
+    return sum(p.numel() for p in module.parameters(recurse=False))
+
+
+def _packed_params(model: nn.Module) -> int:
+    return sum(_own_params(m) for m in model.modules() if _is_quantized(m))
+
+
+@mac_rule(nnq.Conv1d, nnq.Conv2d, nnq.Conv3d)
+def _quantized_conv(module, inputs, outputs) -> int:
+    return _conv(module, inputs, outputs)
+
+
+@mac_rule(nnq.Linear)
+def _quantized_linear(module, inputs, outputs) -> int:
+    return _linear(module, inputs, outputs)
+
+
+mac_rule(nnq.Quantize, nnq.DeQuantize)(_moves_only)  # a cast: reads float32, writes int8 (or back)
+
+
+def storage(model: nn.Module) -> Table:
+    """What each leaf stores, as a checkpoint holds it: weight elements, nonzero weights, the
+    weight's dtype and the bytes of its whole state (masks, scales and zero points included).
+
+    A pruned layer shows its zeros (nonzero < weights) and the mask it carries beside the dense
+    weight; an int8 layer shows 1 byte per weight. A leaf whose state is not made of tensors is
+    reported in the table as "not counted" and warned about, never added as 0 bytes.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
+    rows, uncounted = [], []
+    for name, module in model.named_modules():
+        inside_quantized = any(_is_quantized(m) and m is not module and module in set(m.modules())
+                               for m in model.modules())
+        if inside_quantized or (next(module.children(), None) is not None
+                                and not _is_quantized(module)):
+            continue
+        state = module.state_dict()
+        if not state:
+            continue
+        values = tree_leaves(list(state.values()))
+        weight = module.weight() if _is_quantized(module) else getattr(module, "weight", None)
+        row = {"name": name or "(model)", "type": type(module).__name__,
+               "dtype": str(weight.dtype).removeprefix("torch.") if weight is not None else "",
+               "weights": weight.numel() if weight is not None else 0,
+               "nonzero": int((weight.dequantize() if weight.is_quantized else weight).count_nonzero())
+               if weight is not None else 0}
+        if any(not isinstance(v, torch.Tensor | int | float | torch.dtype) for v in values):
+            row["bytes"] = "not counted"
+            uncounted.append(f"{row['name']} ({row['type']})")
+        else:
+            row["bytes"] = sum(v.numel() * v.element_size() for v in values
+                               if isinstance(v, torch.Tensor))
+        rows.append(row)
+    if not rows:
+        raise ValueError("the model stores no state: nothing to count.")
+    if uncounted:
+        warnings.warn(f"state that is not a tensor in {', '.join(uncounted)}: shown as 'not "
+                      "counted', not as 0 bytes.", UncountedStateWarning, stacklevel=2)
+    counted = [r["bytes"] for r in rows if isinstance(r["bytes"], int)]
+    footer = {"name": "total", "weights": sum(r["weights"] for r in rows),
+              "nonzero": sum(r["nonzero"] for r in rows),
+              "bytes": sum(counted) if not uncounted else f"{sum(counted):,} + not counted"}
+    return Table(rows, title="stored state per layer", footer=footer)
