@@ -6,6 +6,7 @@ times. :func:`latency` does the same on top of ``torch.utils.benchmark.Timer`` (
 the GPU around each measurement). :func:`cost_row` gathers one line of the dissertation's tables:
 parameters, efficiency E_P, GPU and CPU latency, and checkpoint size. :func:`measure` sets the
 time of each :class:`Contender` beside the cost :func:`cnnlab.summary.cost_of` predicts for it.
+:func:`dissertation_table` lays cost rows out as the seed's tables print them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cnnlab.arithmetic import Cost
 from cnnlab.checks import is_int
 from cnnlab.progress import progress_bar
 from cnnlab.summary import cost_of
+from cnnlab.tables import Table
 
 BYTES_PER_MB = 10**6
 
@@ -298,3 +300,39 @@ def batch_latency(model: nn.Module, batch: torch.Tensor, *, min_run_time: float 
 def checkpoint_bytes(model: nn.Module) -> int:
     """Bytes of ``torch.save(model.state_dict())``: what a checkpoint of the model holds."""
     return _checkpoint_bytes(model, None)
+
+
+# ---------------------------------------------------------------- the dissertation's table layout
+
+
+def dissertation_table(rows: Sequence[Mapping], *, title: str = "", base: str | None = None,
+                       notes: str = "") -> Table:
+    """Rows of :func:`cost_row`, each with its ``network`` label (and ``macs`` if known), laid out
+    as seed 002's tables 1-12: network, accuracy %, parameters, E_P (10^-3), GPU and CPU latency
+    as "mean ± std" ms; then what the seed leaves out: MACs, checkpoint MB and, when ``base``
+    names a row, each net's CPU (and GPU) mean latency over the base's, measured in the same run.
+    """
+    by_name = {row["network"]: row for row in rows}
+    if base is not None and base not in by_name:
+        raise ValueError(f"base {base!r} is not a network of the rows: {sorted(by_name)}.")
+
+    def spread(timing: tuple[float, float] | None) -> str:
+        return "n/a" if timing is None else f"{timing[0]:.2f} ± {timing[1]:.2f}"
+
+    def over_base(row: Mapping, key: str) -> float | str:
+        mine, theirs = row.get(key), by_name[base].get(key)
+        return "n/a" if mine is None or theirs is None else mine[0] / theirs[0]
+
+    table, formats = [], {"accuracy %": "{:.2f}", "E_P (x 10^-3)": "{:.3f}",
+                          "checkpoint MB": "{:.2f}", "CPU / base": "{:.2f}",
+                          "GPU / base": "{:.2f}"}
+    for row in rows:
+        line = {"network": row["network"], "accuracy %": row["accuracy"],
+                "parameters": row["params"], "E_P (x 10^-3)": 1e3 * row["E_P"],
+                "GPU ms": spread(row["gpu_ms"]), "CPU ms": spread(row["cpu_ms"]),
+                "MACs": row.get("macs", "n/a"), "checkpoint MB": row["checkpoint_mb"]}
+        if base is not None:
+            line["CPU / base"] = over_base(row, "cpu_ms")
+            line["GPU / base"] = over_base(row, "gpu_ms")
+        table.append(line)
+    return Table(table, title=title, formats=formats, notes=notes)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from cnnlab import config
-from cnnlab.bench import BYTES_PER_MB, Latency, cost_row, latency
+from cnnlab.bench import BYTES_PER_MB, Latency, cost_row, dissertation_table, latency
 
 
 def tiny_cnn() -> nn.Module:
@@ -127,3 +127,27 @@ def test_latency_and_cost_row_on_gpu():
     assert result.device.startswith("cuda") and result.n == 5 and result.mean_ms > 0
     row = cost_row(tiny_cnn(), accuracy=90.0, example=images(3))
     assert row["gpu_ms"][0] > 0 and row["cpu_ms"][0] > 0
+
+
+def _row(network, params, cpu, gpu=None, accuracy=80.0):
+    return {"network": network, "params": params, "accuracy": accuracy,
+            "E_P": accuracy / params, "cpu_ms": cpu, "gpu_ms": gpu, "checkpoint_mb": 1.0,
+            "macs": 10 * params}
+
+
+def test_dissertation_table_has_the_seeds_columns_and_ratios_to_the_base():
+    rows = [_row("Net", 1000, (2.0, 0.1)), _row("Net-Shift", 250, (1.5, 0.05))]
+    table = dissertation_table(rows, base="Net", title="t")
+    assert table.columns[:6] == ["network", "accuracy %", "parameters", "E_P (x 10^-3)",
+                                 "GPU ms", "CPU ms"]
+    shift = table.rows[1]
+    assert shift["CPU ms"] == "1.50 ± 0.05" and shift["GPU ms"] == "n/a"
+    assert shift["CPU / base"] == pytest.approx(0.75) and shift["GPU / base"] == "n/a"
+    assert shift["E_P (x 10^-3)"] == pytest.approx(1e3 * 80 / 250)
+    assert "1.50 ± 0.05" in str(table) and "0.75" in str(table)
+    assert "CPU / base" not in dissertation_table(rows).columns
+
+
+def test_dissertation_table_names_a_base_it_does_not_have():
+    with pytest.raises(ValueError, match="base 'ResNet20' is not a network of the rows"):
+        dissertation_table([_row("Net", 10, (1.0, 0.1))], base="ResNet20")

@@ -183,3 +183,19 @@ def test_the_published_tables_hold_the_same_counts():
     for table, (classes, rows) in TABLES.items():
         assert CLASSES[table] == classes
         assert {row.label: row.params for row in published(table)} == rows
+
+
+@pytest.mark.parametrize("depth, target", [(20, 272_762), (20, 60_000), (56, 856_058),
+                                           (56, 30_000)])
+def test_notebook_09s_block_count_search_agrees_with_the_modules(depth, target):
+    """Exercise 09.shift_rate_for_budget counts a net from its blocks instead of building it;
+    the count and the rate it finds are the modules' and rate_for_params's."""
+    from cnnlab.exercises.nb09 import shift_net_params, shift_rate_for_budget
+
+    name, options = dissertation_options(f"ResNet{depth}-Shift")
+    rate = rate_for_params(name, target, **options)
+    assert shift_rate_for_budget(depth, target) == rate
+    for width in (1.0, 1 / rate, 0.5):
+        with torch.device("meta"):
+            net = models.create(name, 10, **options, width=width)
+        assert shift_net_params(depth, width) == sum(p.numel() for p in net.parameters())

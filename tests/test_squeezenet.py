@@ -124,3 +124,19 @@ def test_fifty_times_fewer_parameters_than_alexnet_and_v1_1_cheaper():
     macs = [summary(build(f"squeezenet{v}", 1000), (3, 224, 224), device="meta").total_macs
             for v in ("1_0", "1_1")]
     assert round(macs[0] / macs[1], 2) == 2.34  # the module docstring says so
+
+
+@pytest.mark.parametrize("variant", ["conv", "dsc", "shift", "shuffle"])
+def test_the_seeds_name_builds_the_same_net_as_squeezenet1_0_cifar(variant):
+    alias = build("squeezenet-cifar", variant=variant)  # shuffle: g = 2 by default
+    same = build(**variant_options(variant))
+    assert params(alias) == OURS_CIFAR10[variant]
+    assert [(n, p.shape) for n, p in alias.named_parameters()] == \
+        [(n, p.shape) for n, p in same.named_parameters()]
+
+
+def test_the_seeds_name_passes_groups_on_and_refuses_them_where_nothing_is_grouped():
+    assert params(build("squeezenet-cifar", variant="shuffle", groups=4)) < \
+        OURS_CIFAR10["shuffle"]
+    with pytest.raises(ValueError, match="nothing to group"):
+        build("squeezenet-cifar", variant="shift", groups=2)

@@ -143,3 +143,15 @@ def _register(version: str) -> None:
 
 for _version in DESIGNS:
     _register(_version)
+
+
+@register("squeezenet-cifar", input_size=(3, 32, 32), num_classes=10,
+          description="SqueezeNet 1.0 for CIFAR as seed 002 names it: squeezenet1_0_cifar, with "
+                      "the shuffle variant in 2 groups unless told otherwise")
+def squeezenet_cifar(num_classes: int, *, variant: str | Variant = "conv",
+                     groups: int | None = None) -> SqueezeNet:
+    """Seed 002's SqueezeNet, -DSC, -Shift and -Shuffle (tables 1-2) by ``variant``; ``groups``
+    defaults to the dissertation's g = 2 for shuffle and 1 (no grouping) for the others."""
+    if groups is None:
+        groups = 2 if variant == "shuffle" else 1
+    return build(DESIGNS["1_0"], num_classes, cifar=True, variant=variant, groups=groups)
