@@ -323,9 +323,10 @@ def dissertation_table(rows: Sequence[Mapping], *, title: str = "", base: str | 
         mine, theirs = row.get(key), by_name[base].get(key)
         return "n/a" if mine is None or theirs is None else mine[0] / theirs[0]
 
-    table, formats = [], {"accuracy %": "{:.2f}", "E_P (x 10^-3)": "{:.3f}",
-                          "checkpoint MB": "{:.2f}", "CPU / base": "{:.2f}",
-                          "GPU / base": "{:.2f}"}
+    formats = {"accuracy %": "{:.2f}", "E_P (x 10^-3)": "{:.3f}", "checkpoint MB": "{:.2f}"}
+    if base is not None:
+        formats |= {"CPU / base": "{:.2f}", "GPU / base": "{:.2f}"}
+    table = []
     for row in rows:
         line = {"network": row["network"], "accuracy %": row["accuracy"],
                 "parameters": row["params"], "E_P (x 10^-3)": 1e3 * row["E_P"],
