@@ -436,7 +436,8 @@ def controlled_run(
         losses.append(loss)
         wrong.append((logits.argmax(1) != targets).float().mean())
 
-    loop = _Loop(device, nn.CrossEntropyLoss() if loss_fn is None else loss_fn, amp=False, channels_last=False, show=progress,
+    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
+    loop = _Loop(device, loss_fn, amp=False, channels_last=False, show=progress,
                  log_every=10, distributed=False)
     began = time.perf_counter()
     loop.run(model, _Iterations(loader, iterations), "train", optimizer,
