@@ -220,3 +220,26 @@ def block_chart(rows: Sequence[Mapping[str, object]], title: str = "Same job, fi
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def reliability_diagram(bins_by_name: Mapping[str, Sequence], title: str = "Reliability diagram"):
+    """Accuracy against confidence per bin, one panel per model, from
+    :func:`cnnlab.metrics.reliability_bins`; the diagonal is perfect calibration. Bars below it
+    are overconfident bins, above it underconfident; empty bins are left out."""
+    fig, axes = plt.subplots(1, len(bins_by_name), figsize=(3.6 * len(bins_by_name), 3.6),
+                             squeeze=False)
+    for ax, (name, bins) in zip(axes[0], bins_by_name.items(), strict=True):
+        full = [b for b in bins if b.count]
+        width = full[0].high - full[0].low if full else 10
+        ax.bar([b.low for b in full], [b.accuracy for b in full], width=width, align="edge",
+               color="#9ecae1", edgecolor="black", lw=0.6, label="accuracy")
+        ax.bar([b.low for b in full], [b.confidence - b.accuracy for b in full],
+               bottom=[b.accuracy for b in full], width=width, align="edge", color="none",
+               edgecolor="#cb181d", hatch="//", lw=0.6, label="gap to confidence")
+        ax.plot([0, 100], [0, 100], "--", color="grey", lw=0.8)
+        ax.set(xlim=(0, 100), ylim=(0, 100), xlabel="confidence (%)", ylabel="accuracy (%)",
+               title=name)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -100,16 +100,17 @@ class _Recorder(TorchFunctionMode):
 
 
 def trace(model: nn.Module, input_shape: Sequence[int],
-          collapse: Sequence[type] = ()) -> list[Node]:
+          collapse: Sequence[type] = (), training: bool = False) -> list[Node]:
     """The nodes of ``model``'s graph for one input of ``input_shape`` (no batch dimension).
 
     Leaf modules are nodes; so is any module whose type is in ``collapse`` (drawn as one box:
-    a ``ResidualBlock`` in a ResNet sketch, say). Node 0 is the input.
+    a ``ResidualBlock`` in a ResNet sketch, say). Node 0 is the input. ``training`` traces the
+    training forward, where GoogLeNet's auxiliary heads run.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
     shape = tuple(integer("input_shape", n) for n in input_shape)
-    model = copy.deepcopy(model).to("meta").eval()
+    model = copy.deepcopy(model).to("meta").train(training)
     boxes = [m for m in model.modules()
              if isinstance(m, tuple(collapse)) or next(m.children(), None) is None]
     inside_box = {m for box in boxes for m in box.modules() if m is not box}

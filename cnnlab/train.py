@@ -263,14 +263,16 @@ def resnet_recipe(model: nn.Module, *, lr: float = 0.1, weight_decay: float = 1e
 
 
 def first_layer_gradient(model: nn.Module, *, batch: int = 4, seed: int = 0,
-                         input_size: Sequence[int] = (3, 32, 32), num_classes: int = 10) -> float:
+                         input_size: Sequence[int] = (3, 32, 32), num_classes: int = 10,
+                         loss_fn: Callable[..., torch.Tensor] = F.cross_entropy) -> float:
     """The norm of the loss gradient reaching ``model``'s first convolution's weight, at
     initialisation: one batch of random images and labels, cross-entropy, one backward pass.
 
     A probe of the degradation problem that holds in seconds: a signal that has to cross every
     layer to reach the first one shrinks or blows up with depth unless shortcuts carry it.
     ``seed`` fixes the batch; the model keeps its own initialisation. Batch norms use the
-    batch's statistics (train mode).
+    batch's statistics (train mode). ``loss_fn(outputs, labels)``: e.g.
+    :func:`cnnlab.models.googlenet.inception_loss` for a model with auxiliary heads.
     """
     first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     if first is None:
@@ -280,7 +282,7 @@ def first_layer_gradient(model: nn.Module, *, batch: int = 4, seed: int = 0,
     y = torch.randint(num_classes, (batch,), generator=generator)
     model.train()
     model.zero_grad(set_to_none=True)
-    F.cross_entropy(model(X), y).backward()
+    loss_fn(model(X), y).backward()
     norm = first.weight.grad.norm().item()
     model.zero_grad(set_to_none=True)
     return norm
@@ -397,6 +399,7 @@ def controlled_run(
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> Run:
     """Seed, build, and train with SGD for exactly ``iterations`` batches; the :class:`Run`.
 
@@ -404,6 +407,8 @@ def controlled_run(
     for the same architecture and the same batch order over the same dataset. Epochs restart
     as often as needed (the last incomplete batch of each is dropped). The step is ``fit``'s,
     in float32 on every device (no autocast), so variants differ only in what they change.
+    ``loss_fn``: default cross-entropy, e.g. ``nn.CrossEntropyLoss(label_smoothing=0.1)`` or
+    :func:`cnnlab.models.googlenet.inception_loss` (the recorded errors are the main head's).
     """
     if isinstance(make_model, nn.Module) or not callable(make_model):
         raise TypeError("make_model must be a function that returns a fresh nn.Module, e.g. "
@@ -431,7 +436,8 @@ def controlled_run(
         losses.append(loss)
         wrong.append((logits.argmax(1) != targets).float().mean())
 
-    loop = _Loop(device, nn.CrossEntropyLoss(), amp=False, channels_last=False, show=progress,
+    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
+    loop = _Loop(device, loss_fn, amp=False, channels_last=False, show=progress,
                  log_every=10, distributed=False)
     began = time.perf_counter()
     loop.run(model, _Iterations(loader, iterations), "train", optimizer,

@@ -28,7 +28,7 @@ from cnnlab.checks import choice, integer
 from cnnlab.layers.conv import Factory, unit_factory
 
 __all__ = ["GOOGLENET_INCEPTION", "LARGE_BRANCHES", "POOLS", "Concat", "InceptionModule",
-           "InceptionResNetBlock", "Mixed", "Split", "chain", "inception_resnet_a",
+           "InceptionResNetBlock", "Mixed", "Split", "chain", "factorised_branch", "inception_resnet_a",
            "inception_resnet_b", "inception_resnet_c", "inception_v3_a", "inception_v3_b",
            "inception_v3_c", "inception_v3_d", "inception_v3_e", "inception_v4_a",
            "inception_v4_b", "inception_v4_c", "reduction_a", "reduction_b"]
@@ -148,6 +148,18 @@ class InceptionModule(Mixed):
             "branch3": reduce5 + large,
             "branch4": ["max", *proj],
         }, **unit_options)
+
+
+def factorised_branch(in_channels: int, mid_channels: int, out_channels: int,
+                      **unit_options) -> Mixed:
+    """Inception-E's large branch on its own: 1x1 -> ``mid_channels``, then two stacked 3x3
+    (mid -> mid -> out), each conv -> BN -> ReLU. The pair sees a 5x5 field with 18 weights per
+    channel pair where a 5x5 has 25; it is ``InceptionModule``'s ``branch3`` with
+    ``large_branch="3x3+3x3"`` and ``widen="last"``."""
+    return Mixed(in_channels, {"branch3": [(integer("mid_channels", mid_channels), 1),
+                                           (mid_channels, 3),
+                                           (integer("out_channels", out_channels), 3)]},
+                 **unit_options)
 
 
 # Branch widths of GoogLeNet's nine inception modules (Szegedy et al. 2015, table 1) and the side
