@@ -354,7 +354,7 @@ def test_the_sandboxs_private_tmp_never_hides_a_python_that_lives_under_tmp(monk
     from cnnlab.grading import sandbox
 
     monkeypatch.setattr(sandbox.sys, "prefix", "/tmp/clone/.venv")
-    args = sandbox._bwrap(Path("/opt/edition"), None, 0, sandbox.Limits())
+    args = sandbox._bwrap(Path("/opt/edition"), None, sandbox.SANDBOX_UID, sandbox.Limits())
     tmpfs = args.index("--tmpfs")
     binds = [i for i, a in enumerate(args) if a == "--ro-bind" and args[i + 2].startswith("/tmp/")]
     assert binds and all(i > tmpfs for i in binds)
@@ -437,3 +437,13 @@ def test_a_hidden_case_is_reported_by_what_it_is_about_never_by_its_values():
         [grading.Case((torch.eye(5), torch.arange(5)), why="five classes, all right")], "hint")
     score = grading.score(exercise, grading.answer(exercise, right_on_visible_only, exercise.cases(True)))
     assert score.reason == "wrong on a hidden case: five classes, all right"
+
+
+def test_two_sandboxes_at_once_never_share_a_user():
+    """The process limit counts per user: a burst in one sandbox must not starve the other."""
+    from cnnlab.grading import sandbox
+
+    with sandbox._sandbox_user(0) as first, sandbox._sandbox_user(0) as second:
+        assert first != second
+    with sandbox._sandbox_user(0) as again:
+        assert again == first, "a released user is taken again"

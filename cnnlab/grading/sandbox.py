@@ -4,7 +4,8 @@ With bubblewrap (``bwrap``, Linux) the runner sees the system's Python and libra
 environment and the student edition of cnnlab, all read-only, and a private ``/tmp`` (size-limited)
 as its only writable place: no network, no other process, no repository, no solutions/, no other
 submission, no gradebook. Memory, processes and file sizes are limited; as root the sandbox runs as
-an unprivileged user of its own (``SANDBOX_UID + slot``). Without bwrap the runner is an ordinary
+an unprivileged user of its own (``SANDBOX_UID + slot``, or the next one no other sandbox on the
+machine holds: the process limit counts per user). Without bwrap the runner is an ordinary
 child process in a scratch folder: it still sees only the student edition on its import path, but
 nothing stops it from reading or writing anything the grader's user can; reports say so.
 
@@ -13,6 +14,8 @@ Either way the deadline is hard: SIGINT to the process group, :data:`GRACE` seco
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -29,6 +32,7 @@ from pathlib import Path
 
 GRACE = 3.0
 SANDBOX_UID = 61000
+SANDBOX_USERS = 64  # users the sandboxes of one machine take turns with
 MAX_OUTPUT = 256 << 20  # bytes of events read from one runner
 MAX_LINE = 64 << 20  # one event (an answer of a million floats is about 20 MB)
 EDITION_MOUNT = "/opt/cnnlab-edition"
@@ -56,7 +60,7 @@ def available() -> bool:
     """True when bubblewrap is installed and can start a sandbox here."""
     if not shutil.which("bwrap"):
         return False
-    probe = subprocess.run(_bwrap(Path("/"), None, 0, Limits()) + ["true"], capture_output=True)
+    probe = subprocess.run(_bwrap(Path("/"), None, SANDBOX_UID, Limits()) + ["true"], capture_output=True)
     return probe.returncode == 0
 
 
@@ -64,7 +68,7 @@ def _ancestors(path: Path) -> list[str]:
     return [str(p) for p in reversed(path.parents) if str(p) != "/"]
 
 
-def _bwrap(edition: Path, data: Path | None, slot: int, limits: Limits) -> list[str]:
+def _bwrap(edition: Path, data: Path | None, uid: int, limits: Limits) -> list[str]:
     """The bwrap command line (without the command) for one submission."""
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
@@ -97,13 +101,34 @@ def _bwrap(edition: Path, data: Path | None, slot: int, limits: Limits) -> list[
         args += ["--ro-bind", str(data), DATA_MOUNT]
     args += ["--chdir", "/tmp/submission"]
     if os.geteuid() == 0:  # drop to a user of the sandbox's own, so the process limit holds
-        uid = str(SANDBOX_UID + slot)
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
                  "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     else:
         args += ["--unshare-user", "--"]
     return args
+
+
+@contextlib.contextmanager
+def _sandbox_user(slot: int):
+    """A sandbox uid that no other sandbox on this machine runs as, held until the run ends.
+
+    RLIMIT_NPROC counts every process of a user: two graders (or two test workers) sharing one
+    uid would each be starved by the other's processes. A lock file per uid says who holds it."""
+    folder = Path(tempfile.gettempdir()) / "cnnlab-sandbox-users"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    candidates = [SANDBOX_UID + (slot + k) % SANDBOX_USERS for k in range(SANDBOX_USERS)]
+    for index, uid in enumerate(candidates):
+        lock = open(folder / str(uid), "w")
+        last = index == len(candidates) - 1
+        try:  # all taken: wait for the last one rather than share
+            fcntl.flock(lock, fcntl.LOCK_EX if last else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        with lock:
+            yield uid
+        return
 
 
 def _environment(sandboxed: bool, edition: Path, data: Path | None, home: Path) -> dict:
@@ -151,9 +176,11 @@ def run(job: dict, edition: Path, deadline: float, sandboxed: bool, slot: int = 
     had to be killed. Never raises for anything the submission does."""
     limits = limits or Limits()
     command = [sys.executable, "-m", "cnnlab.grading.runner"]
-    with tempfile.TemporaryDirectory(prefix="cnnlab-submission-") as scratch:
+    with contextlib.ExitStack() as stack:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="cnnlab-submission-"))
         if sandboxed:
-            command = _bwrap(edition, data, slot, limits) + command
+            uid = stack.enter_context(_sandbox_user(slot)) if os.geteuid() == 0 else 0
+            command = _bwrap(edition, data, uid, limits) + command
             home, cwd = Path("/tmp"), None
             processes = limits.processes
         else:
