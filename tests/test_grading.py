@@ -444,3 +444,12 @@ def test_a_hidden_case_is_reported_by_what_it_is_about_never_by_its_values():
         [grading.Case((torch.eye(5), torch.arange(5)), why="five classes, all right")], "hint")
     score = grading.score(exercise, grading.answer(exercise, right_on_visible_only, exercise.cases(True)))
     assert score.reason == "wrong on a hidden case: five classes, all right"
+
+    def raises_quoting_its_input(logits, labels):
+        if logits.shape[0] == 5:
+            raise ValueError(f"cannot handle a batch of shape {tuple(logits.shape)}")
+        return 100 * (logits.argmax(1) == labels).float().mean().item()
+
+    score = grading.score(exercise, grading.answer(exercise, raises_quoting_its_input,
+                                                   exercise.cases(True)))
+    assert score.reason == "a hidden case (five classes, all right) raised ValueError"

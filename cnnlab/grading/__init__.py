@@ -444,8 +444,9 @@ def score(exercise: Exercise, result: dict, hidden: bool = True) -> Score:
             passed += 1
         elif not first_failure and id(case) in hidden_cases:  # what it is about, never its values
             about = case.why or "one the visible cases do not cover"
-            first_failure = (f"a hidden case ({about}): {value}" if kind == "error"
-                             else f"wrong on a hidden case: {about}")
+            # an error's message can quote the hidden input (a shape, a size): name only its type
+            first_failure = (f"a hidden case ({about}) {_failed_without_values(value)}"
+                             if kind == "error" else f"wrong on a hidden case: {about}")
         elif not first_failure:
             first_failure = why if kind == "error" else f"wrong on {_call(exercise, case)}: {why}"
     points = round(exercise.points * passed / len(cases), 2)
@@ -454,6 +455,11 @@ def score(exercise: Exercise, result: dict, hidden: bool = True) -> Score:
 
 def _with(s: Score, reason: str) -> Score:
     return Score(s.exercise, s.points, s.max_points, s.passed, s.total, reason)
+
+
+def _failed_without_values(error: str) -> str:
+    """How a hidden case failed, without the error's message: it can quote the hidden input."""
+    return error if error.startswith("timed out") else f"raised {error.split(':')[0]}"
 
 
 def grade_definition(exercise_id: str, definition: Any, hidden: bool = True) -> Score:
