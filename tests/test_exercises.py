@@ -7,6 +7,7 @@ import pkgutil
 from pathlib import Path
 
 import pytest
+import torch
 
 import cnnlab.exercises
 import tests.wrong_answers as wrong_answers
@@ -44,6 +45,55 @@ def test_plausible_wrong_answers_score_below_full_marks(exercise_id):
     for definition in wrong:
         score = grading.grade_definition(exercise_id, definition)
         assert score.points < score.max_points, f"{definition.__name__} got full marks"
+
+
+def _floated(value):
+    """``value`` with every integer (and integer tensor) made a float: the float-for-int slip."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, torch.Tensor):
+        return value if value.is_floating_point() or value.dtype == torch.bool else value.double()
+    if isinstance(value, list | tuple):
+        return type(value)(_floated(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _floated(v) for k, v in value.items()}
+    return value
+
+
+def _transposed(value):
+    """``value`` with its last two axes swapped where it is a non-square tensor of 2-D or more."""
+    if isinstance(value, torch.Tensor) and value.dim() >= 2 and value.shape[-1] != value.shape[-2]:
+        return value.transpose(-1, -2)
+    if isinstance(value, list | tuple):
+        return type(value)(_transposed(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _transposed(v) for k, v in value.items()}
+    return value
+
+
+def _is_same(a, b) -> bool:
+    return not grading.compare(a, b) and type(a) is type(b)
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_a_float_for_an_int_or_a_transposed_tensor_scores_below_full_marks(exercise_id):
+    """Slips derived from the reference itself, wherever they change its first visible answer."""
+    exercise = grading.get(exercise_id)
+    reference = exercise.reference
+    if exercise.probe != "call" or isinstance(reference, type) or not exercise.visible:
+        pytest.skip("not a function exercise with a visible case to derive a slip from")
+    right = exercise.expected(exercise.visible[0])
+    for slip in (_floated, _transposed):
+        if _is_same(slip(right), right):
+            continue
+
+        def slipped(*args, _slip=slip, **kwargs):
+            return _slip(reference(*args, **kwargs))
+
+        score = grading.grade_definition(exercise_id, slipped)
+        assert score.points < score.max_points, f"{slip.__name__} answer got full marks"
 
 
 @pytest.mark.parametrize("exercise_id", EXERCISES)

@@ -406,6 +406,13 @@ def test_tensor_feedback_names_the_first_differing_index_and_the_largest_differe
     border = expected.clone()
     border[..., 0, :] = 0
     assert "border" in grading.compare(expected, border)
+    assert "times 2: look for a missing or extra constant factor" in grading.compare(square, 2 * square)
+    assert "times" not in grading.compare(square, square + 1)
+    shifted_map = torch.arange(1.0, 37.0).view(1, 1, 6, 6)
+    rolled_the_other_way = torch.zeros_like(shifted_map)
+    rolled_the_other_way[..., 2:] = shifted_map[..., :-2]
+    assert "moved by 2 columns forward" in grading.compare(shifted_map, rolled_the_other_way)
+    assert "moved" not in grading.compare(shifted_map, shifted_map.flip(-1))
     assert grading.compare(227, 228) == "off by one"
 
 
@@ -437,6 +444,15 @@ def test_a_hidden_case_is_reported_by_what_it_is_about_never_by_its_values():
         [grading.Case((torch.eye(5), torch.arange(5)), why="five classes, all right")], "hint")
     score = grading.score(exercise, grading.answer(exercise, right_on_visible_only, exercise.cases(True)))
     assert score.reason == "wrong on a hidden case: five classes, all right"
+
+    def raises_quoting_its_input(logits, labels):
+        if logits.shape[0] == 5:
+            raise ValueError(f"cannot handle a batch of shape {tuple(logits.shape)}")
+        return 100 * (logits.argmax(1) == labels).float().mean().item()
+
+    score = grading.score(exercise, grading.answer(exercise, raises_quoting_its_input,
+                                                   exercise.cases(True)))
+    assert score.reason == "a hidden case (five classes, all right) raised ValueError"
 
 
 def test_two_sandboxes_at_once_never_share_a_user():

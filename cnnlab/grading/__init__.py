@@ -281,14 +281,48 @@ def _slip(expected: torch.Tensor, got: torch.Tensor, wrong: torch.Tensor) -> str
         return "it is the answer with the sign flipped"
     if expected.dim() >= 2 and (same(expected.flip(-1)) or same(expected.flip(-2))):
         return "it is the answer mirrored: check the direction (the sign) of each offset"
+    factor = _constant_factor(expected, got)
+    if factor is not None:
+        return f"it is the answer times {_short(factor)}: look for a missing or extra constant factor"
     if expected.dim() >= 2 and min(expected.shape[-2:]) > 2:
         inner = wrong[..., 1:-1, 1:-1]
         if not inner.any():
             return "only values on the border are wrong: check the edges (off by one, padding)"
+    if expected.dim() >= 2 and (move := _offset(expected, got)):
+        return (f"it is the answer moved by {move}: "
+                "check the direction (the sign) of each shift")
     if expected.dim() >= 3 and expected.shape[1] > 1:
         channels = [expected[:, c] for c in range(expected.shape[1])]
         if all(any(torch.equal(got[:, c], e) for e in channels) for c in range(got.shape[1])):
             return "every channel is right but in another place: check the channel order"
+    return ""
+
+
+def _constant_factor(expected: torch.Tensor, got: torch.Tensor) -> float | None:
+    """``k`` when ``got`` is ``k * expected`` for one constant ``k`` other than 0, 1 and -1."""
+    nonzero = expected != 0
+    if not nonzero.any() or bool((got[~nonzero] != 0).any()):
+        return None
+    ratios = got[nonzero].double() / expected[nonzero].double()
+    factor = ratios[0].item()
+    if not math.isfinite(factor) or min(abs(factor), abs(abs(factor) - 1)) < 1e-6:
+        return None
+    return factor if bool(torch.isclose(ratios, ratios[0], rtol=1e-5, atol=1e-9).all()) else None
+
+
+def _offset(expected: torch.Tensor, got: torch.Tensor) -> str:
+    """Which spatial move (1 or 2 places along the last two axes) turns ``expected`` into ``got``
+    where both are defined, the slip of shifting the wrong way; "" when none does."""
+    for axis, name in ((-1, "columns"), (-2, "rows")):
+        size = expected.shape[axis]
+        for step in (1, -1, 2, -2):
+            if abs(step) >= size - 1:
+                continue
+            moved = got.narrow(axis, max(step, 0), size - abs(step))
+            source = expected.narrow(axis, max(-step, 0), size - abs(step))
+            if source.abs().sum() > 0 and bool(torch.isclose(
+                    moved.double(), source.double(), rtol=1e-5, atol=1e-6).all()):
+                return f"{abs(step)} {name} {'forward' if step > 0 else 'back'}"
     return ""
 
 
@@ -410,8 +444,9 @@ def score(exercise: Exercise, result: dict, hidden: bool = True) -> Score:
             passed += 1
         elif not first_failure and id(case) in hidden_cases:  # what it is about, never its values
             about = case.why or "one the visible cases do not cover"
-            first_failure = (f"a hidden case ({about}): {value}" if kind == "error"
-                             else f"wrong on a hidden case: {about}")
+            # an error's message can quote the hidden input (a shape, a size): name only its type
+            first_failure = (f"a hidden case ({about}) {_failed_without_values(value)}"
+                             if kind == "error" else f"wrong on a hidden case: {about}")
         elif not first_failure:
             first_failure = why if kind == "error" else f"wrong on {_call(exercise, case)}: {why}"
     points = round(exercise.points * passed / len(cases), 2)
@@ -420,6 +455,11 @@ def score(exercise: Exercise, result: dict, hidden: bool = True) -> Score:
 
 def _with(s: Score, reason: str) -> Score:
     return Score(s.exercise, s.points, s.max_points, s.passed, s.total, reason)
+
+
+def _failed_without_values(error: str) -> str:
+    """How a hidden case failed, without the error's message: it can quote the hidden input."""
+    return error if error.startswith("timed out") else f"raised {error.split(':')[0]}"
 
 
 def grade_definition(exercise_id: str, definition: Any, hidden: bool = True) -> Score:
