@@ -65,3 +65,15 @@ def test_tanh_passes_less_gradient_to_the_first_layer_once_it_saturates():
                 input_scale=10)
         ratios.append(norms["relu"] / norms["tanh"])
     assert sum(ratio > 3 for ratio in ratios) >= AT_LEAST, ratios
+
+
+def test_lenet_beats_chance_clearly():
+    """The notebook's LeNet-5 run: six epochs on the smoke set, at least twice chance (20%)."""
+    train_loader, test_loader = data.loaders("shapes", augment=False)
+    accuracies = []
+    for seed in SEEDS:
+        config.seed_everything(seed)
+        net = models.create("lenet5")
+        train.fit(net, train_loader, test_loader, epochs=6, lr=0.05, seed=seed, progress=False)
+        accuracies.append(train.evaluate(net, test_loader).top1)
+    assert sum(top1 >= 20 for top1 in accuracies) >= AT_LEAST, accuracies
