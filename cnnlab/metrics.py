@@ -5,7 +5,7 @@ correct. :func:`reliability_bins` sorts predictions by confidence (the top softm
 into equal-width bins and compares each bin's mean confidence with its accuracy; the
 :func:`expected_calibration_error` (ECE, Naeini et al. 2015; Guo et al. 2017, eq. 3) is the gap
 averaged over bins, weighted by how many predictions fall in each. Percentages, as the course's
-accuracies.
+accuracies. :func:`wilson_interval` says how precisely a rate counted on few examples is known.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from cnnlab.checks import integer
 
 __all__ = ["Bin", "expected_calibration_error", "mean_confidence", "probabilities",
-           "reliability_bins"]
+           "reliability_bins", "wilson_interval"]
 
 
 class Bin(NamedTuple):
@@ -93,3 +93,22 @@ def probabilities(model: nn.Module, loader: DataLoader) -> tuple[torch.Tensor, t
     finally:
         model.train(was_training)
     return torch.cat(probs), torch.cat(labels)
+
+
+def wilson_interval(hits: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval (percent) for a rate of ``hits`` in ``trials``: z = 1.96 for 95%.
+
+    Unlike the normal approximation it stays inside [0, 100] and holds for small counts, such
+    as an error rate measured on a few dozen photos.
+    """
+    trials = integer("trials", trials)
+    hits = integer("hits", hits, minimum=0)
+    if hits > trials:
+        raise ValueError(f"hits ({hits}) cannot exceed trials ({trials}).")
+    if not z > 0:
+        raise ValueError(f"z must be > 0, got {z!r}.")
+    rate = hits / trials
+    centre = (rate + z**2 / (2 * trials)) / (1 + z**2 / trials)
+    spread = z / (1 + z**2 / trials) * (rate * (1 - rate) / trials
+                                        + z**2 / (4 * trials**2)) ** 0.5
+    return max(0.0, 100 * (centre - spread)), min(100.0, 100 * (centre + spread))

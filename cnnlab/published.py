@@ -6,15 +6,16 @@ CIFAR-100, as the seed reports them), its parameter count, and its single-image 
 tables 3-12 ran the shift and one convolution per block on the GPU (no CPU shift existed).
 Table 5 prints 271,762 for ResNet20, a typo for 272,762 (table 3, the same net). Our counts for
 the ResNet rows are pinned in ``tests/test_optimized.py``; the SqueezeNet gaps are explained in
-:mod:`cnnlab.models.squeezenet`.
+:mod:`cnnlab.models.squeezenet`. ``ILSVRC_WINNERS``: the ImageNet challenge's winning errors
+by year, with their sources.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["CLASSES", "SEED002_TABLE13", "SEED002_TABLES", "PublishedGANRow", "PublishedRow",
-           "published"]
+__all__ = ["CLASSES", "ILSVRC_WINNERS", "ILSVRCWinner", "SEED002_TABLE13", "SEED002_TABLES",
+           "PublishedGANRow", "PublishedRow", "published"]
 
 
 class PublishedRow(NamedTuple):
@@ -194,4 +195,28 @@ SEED002_TABLE13 = [
     PublishedGANRow("Pix-2-Pix-DSC", (57.35, 0.54), 0.15, 36.14),
     PublishedGANRow("Pix-2-Pix-Shift", (60.40, 0.61), 0.20, 36.06),
     PublishedGANRow("Pix-2-Pix-Shuffle (g = 8)", (51.59, 0.62), 0.10, 35.60),
+]
+
+
+class ILSVRCWinner(NamedTuple):
+    """One year's winning classification entry of the ImageNet challenge (ILSVRC)."""
+
+    year: int
+    entry: str
+    top5_error: float  # percent, on the challenge's test set
+    source: str
+
+
+# The winners' chart of seed 004 (after Kaiming He's 2016 figure), as published: 2010-2014 from
+# Russakovsky et al. 2015 (IJCV, "ImageNet Large Scale Visual Recognition Challenge"), later
+# years from each winner's paper or the challenge's results page.
+ILSVRC_WINNERS = [
+    ILSVRCWinner(2010, "NEC-UIUC (Lin et al., not a CNN)", 28.2, "Russakovsky et al. 2015"),
+    ILSVRCWinner(2011, "XRCE (Sanchez & Perronnin, not a CNN)", 25.8, "Russakovsky et al. 2015"),
+    ILSVRCWinner(2012, "SuperVision (AlexNet)", 16.4, "Russakovsky et al. 2015"),
+    ILSVRCWinner(2013, "Clarifai (Zeiler & Fergus)", 11.7, "Russakovsky et al. 2015"),
+    ILSVRCWinner(2014, "GoogLeNet", 6.7, "Szegedy et al. 2015, table 2"),
+    ILSVRCWinner(2015, "ResNet (MSRA)", 3.57, "He et al. 2016, table 5"),
+    ILSVRCWinner(2016, "Trimps-Soushen (ensemble)", 2.99, "ILSVRC 2016 results page"),
+    ILSVRCWinner(2017, "SENet (WMW)", 2.25, "Hu et al. 2018"),
 ]

@@ -264,7 +264,8 @@ def resnet_recipe(model: nn.Module, *, lr: float = 0.1, weight_decay: float = 1e
 
 def first_layer_gradient(model: nn.Module, *, batch: int = 4, seed: int = 0,
                          input_size: Sequence[int] = (3, 32, 32), num_classes: int = 10,
-                         loss_fn: Callable[..., torch.Tensor] = F.cross_entropy) -> float:
+                         loss_fn: Callable[..., torch.Tensor] = F.cross_entropy,
+                         input_scale: float = 1.0) -> float:
     """The norm of the loss gradient reaching ``model``'s first convolution's weight, at
     initialisation: one batch of random images and labels, cross-entropy, one backward pass.
 
@@ -273,12 +274,16 @@ def first_layer_gradient(model: nn.Module, *, batch: int = 4, seed: int = 0,
     ``seed`` fixes the batch; the model keeps its own initialisation. Batch norms use the
     batch's statistics (train mode). ``loss_fn(outputs, labels)``: e.g.
     :func:`cnnlab.models.googlenet.inception_loss` for a model with auxiliary heads.
+    ``input_scale`` multiplies the images: large inputs drive saturating units (tanh) into
+    their flat tails, where little gradient gets through.
     """
+    if not input_scale > 0:
+        raise ValueError(f"input_scale must be > 0, got {input_scale!r}.")
     first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     if first is None:
         raise ValueError("first_layer_gradient needs a model with an nn.Conv2d.")
     generator = torch.Generator().manual_seed(integer("seed", seed, minimum=0))
-    X = torch.randn(integer("batch", batch), *input_size, generator=generator)
+    X = input_scale * torch.randn(integer("batch", batch), *input_size, generator=generator)
     y = torch.randint(num_classes, (batch,), generator=generator)
     model.train()
     model.zero_grad(set_to_none=True)
