@@ -55,7 +55,10 @@ class Kernel:
         """Run ``code``; the error it produced ('Name: message', 'timed out ...'), or None.
 
         After a time-out the interrupt was ignored or the kernel died when ``alive`` is False."""
-        msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
+        # stop_on_error=False: after an error the kernel would otherwise abort the requests that
+        # reach it soon after, and the next cell would be skipped with no error of its own.
+        msg_id = self.client.execute(code, store_history=False, allow_stdin=False,
+                                     stop_on_error=False)
         deadline = time.monotonic() + timeout
         interrupted = False
         while True:
@@ -81,6 +84,8 @@ class Kernel:
                 return f"timed out: ran longer than {timeout:g} s and was interrupted"
             if content.get("status") == "error":
                 return f"{content.get('ename')}: {str(content.get('evalue'))[:200]}"
+            if content.get("status") == "aborted":
+                return "not run: the kernel aborted it"
             return None
 
 
